@@ -1,0 +1,44 @@
+# cnnlab: `make demo` runs the lesson, `make test` runs lint + tests. Both set up first.
+PY     ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.cnnlab-setup
+
+.PHONY: setup system-deps demo test lint bench clean
+
+setup: $(STAMP)
+
+# torch first, pinned to the CPU build on this machine's disk: any other spec pulls CUDA.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+# Real Fashion-MNIST (Debian) and a headless browser for report tests, where apt and root allow.
+system-deps:
+	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  need=""; \
+	  [ -d /usr/share/datasets/fashion-mnist ] || need="$$need dataset-fashion-mnist"; \
+	  command -v chromium >/dev/null 2>&1 || need="$$need chromium"; \
+	  if [ -n "$$need" ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null) \
+	      || echo "note: could not install$$need; the tests that need them will skip"; \
+	  fi; \
+	else echo "note: no apt or not root; real-data and browser tests will skip"; fi
+
+demo: setup system-deps
+	$(BIN)/cnnlab lesson --dataset fashion_mnist
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+
+test: setup system-deps lint
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+bench: setup
+	$(BIN)/python bench/throughput.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,106 @@
+"""Command line: argument parsing only. Work happens in the stage modules, imported lazily
+so that `cnnlab --help` and `cnnlab params` never import torch."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cnnlab.errors import CnnlabError
+
+DESCRIPTION = "cnnlab: small convolutional networks on image data, the Keras way."
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse's usage errors: one line, exit 2
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="cnnlab", description=DESCRIPTION)
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    # --- params -------------------------------------------------------------------
+    p = sub.add_parser("params", help="count the parameters of one Dense or Conv2D layer")
+    psub = p.add_subparsers(dest="layer", metavar="LAYER", required=True, parser_class=_Parser)
+    d = psub.add_parser("dense", help="a Dense layer on a (flattened) input")
+    d.add_argument("--input", required=True, help="input shape, e.g. 32x32x3 (flattened first)")
+    d.add_argument("--units", required=True, type=int, help="number of units")
+    d.add_argument("--no-bias", action="store_true", help="use_bias=False")
+    c = psub.add_parser("conv", help="a Conv2D layer")
+    c.add_argument("--input", help="input shape HxWxC, e.g. 32x32x3 (gives the output shape)")
+    c.add_argument("--channels", type=int, help="input channels (if --input is not given)")
+    c.add_argument("--filters", required=True, type=int, help="number of kernels")
+    c.add_argument("--kernel", required=True, help="kernel size, e.g. 3x3")
+    c.add_argument("--strides", default="1", help="strides, e.g. 1 or 2x2 (default 1)")
+    c.add_argument("--padding", default="valid", choices=["valid", "same"])
+    c.add_argument("--no-bias", action="store_true", help="use_bias=False")
+
+    # --- summary ------------------------------------------------------------------
+    s = sub.add_parser("summary", help="print a model's Keras-format summary")
+    s.add_argument("model", help="preset name, layer file, Keras .py file, TOML/JSON, or - for stdin")
+    _add_input_options(s)
+    s.add_argument("--explain", action="store_true", help="add the parameter formula column")
+    s.add_argument("--macs", action="store_true", help="add multiply-accumulates per layer")
+    s.add_argument("--line-length", type=int, default=None, help="table width (Keras: 76 in notebooks)")
+
+    # --- models -------------------------------------------------------------------
+    sub.add_parser("models", help="list the preset models")
+
+    # (other stages add their subcommands below this line)
+    return parser
+
+
+def _add_input_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input-shape", help="model input shape H,W,C, e.g. 32,32,3")
+    p.add_argument("--dataset", help="take the input shape and classes from a dataset, e.g. cifar10")
+    p.add_argument("--classes", type=int, help="number of classes (output units of the last Dense)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from cnnlab import __version__
+
+        print(f"cnnlab {__version__}")
+        return 0
+    if not args.command:
+        parser.print_help()
+        return 0
+    handler = _HANDLERS[args.command]
+    try:
+        return handler(args) or 0
+    except CnnlabError as e:
+        print(f"cnnlab: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cnnlab: interrupted", file=sys.stderr)
+        return 130
+
+
+def _params(args) -> int:
+    from cnnlab.models import commands
+
+    return commands.params(args)
+
+
+def _summary(args) -> int:
+    from cnnlab.models import commands
+
+    return commands.summary(args)
+
+
+def _models(args) -> int:
+    from cnnlab.models import commands
+
+    return commands.list_models(args)
+
+
+_HANDLERS = {
+    "params": _params,
+    "summary": _summary,
+    "models": _models,
+}

@@ -1,0 +1,5 @@
+"""User-facing errors: each prints as one line and exits with code 2 on the CLI."""
+
+
+class CnnlabError(Exception):
+    """Bad input from the user; the message names the problem and the fix."""
