@@ -79,6 +79,9 @@ class ModelSpec:
     layers: list[Layer]
     input_shape: tuple[int, ...] | None = None  # (H, W, C), channels_last; None: from data
     functional: bool = True  # keras.Model(...) style: the summary lists the InputLayer
+    # Source text of an input shape the parser could not evaluate (`x_train.shape[1:]`):
+    # the caller fills the shape from --input-shape / --dataset or reports this text.
+    input_hint: str | None = None
 
     def with_input_shape(self, shape: tuple[int, ...]) -> ModelSpec:
         return dataclasses.replace(self, input_shape=tuple(shape))
@@ -220,6 +223,7 @@ def new_spec(
     layers: list[Layer],
     input_shape: tuple[int, ...] | None = None,
     functional: bool = True,
+    input_hint: str | None = None,
 ) -> ModelSpec:
     """Assemble a model: take a first layer's `input_shape=` as the model input, name layers."""
     if not layers:
@@ -235,7 +239,13 @@ def new_spec(
                 f"{layer.where()}: input_shape={declared} disagrees with the model input {input_shape}"
             )
         input_shape = tuple(declared)
-    spec = ModelSpec(name=name, layers=layers, input_shape=input_shape, functional=functional)
+    spec = ModelSpec(
+        name=name,
+        layers=layers,
+        input_shape=input_shape,
+        functional=functional,
+        input_hint=None if input_shape else input_hint,
+    )
     return assign_names(spec)
 
 
