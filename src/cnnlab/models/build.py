@@ -1,0 +1,246 @@
+"""ModelSpec -> torch.nn.Module with Keras semantics and initialisation.
+
+The module takes float batches laid out NCHW (N, C, H, W); the engine passes them in
+channels_last memory format, which is what permuting a Keras-style NHWC array gives
+for free: `torch.from_numpy(x_nhwc).permute(0, 3, 1, 2)`. Inside, 4-D tensors stay
+NCHW; Flatten and Dense on 4-D input follow Keras's channels_last order, so weights
+are laid out exactly as Keras lays them out.
+
+`forward` returns logits: a final softmax (Dense(10, activation='softmax') or an
+Activation('softmax') at the end) is left out of forward and recorded in
+`module.output_softmax`, so training uses the stable from-logits cross-entropy and
+`predict` applies the softmax. Keras's own lesson model ends with a linear Dense.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cnnlab.models.layers import Layer, ModelSpec
+from cnnlab.models.shapes import analyze
+
+
+def build(spec: ModelSpec, input_shape: tuple[int, ...] | None = None) -> KerasNet:
+    """A torch module for `spec`, initialised as Keras initialises a fresh model.
+
+    Use `torch.manual_seed` before calling for a reproducible initialisation.
+    """
+    report = analyze(spec, input_shape)
+    return KerasNet(report.layers, spec.name, report.input_shape)
+
+
+class KerasNet(nn.Module):
+    """A stack of Keras-equivalent layers. Input (N, C, H, W) float; output logits."""
+
+    def __init__(self, layer_reports, name: str, input_shape: tuple[int, ...]):
+        super().__init__()
+        self.name = name
+        self.input_shape = tuple(input_shape)  # (H, W, C), Keras order
+        blocks = [_block(r.layer, r.input_shape) for r in layer_reports]
+        self.output_softmax = _ends_with_softmax(blocks)
+        if self.output_softmax:
+            blocks[-1].activation = None
+        self.blocks = nn.ModuleList(blocks)
+        self.layer_names = [r.layer.name for r in layer_reports]
+        self.reset_parameters()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, C, H, W) -> (N, classes)
+        for block in self.blocks:
+            x = block(x)
+        return x
+
+    def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self(x), dim=-1)
+
+    def reset_parameters(self) -> None:
+        """Keras defaults: glorot_uniform kernels, zero biases, BN gamma 1 / beta 0."""
+        for module in self.modules():
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
+                glorot_uniform_(module.weight)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                module.reset_parameters()
+
+    def count_params(self) -> tuple[int, int]:
+        """(trainable, non_trainable) as Keras counts them (BN moving stats non-trainable)."""
+        trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
+        non_trainable = sum(
+            b.numel() for name, b in self.named_buffers() if name.endswith(("running_mean", "running_var"))
+        )
+        return trainable, non_trainable
+
+
+def glorot_uniform_(weight: torch.Tensor) -> None:
+    """Keras's glorot_uniform: U(-l, l), l = sqrt(6 / (fan_in + fan_out)).
+
+    Keras counts a (kh, kw, in, out) kernel as fan_in = kh*kw*in, fan_out = kh*kw*out,
+    and a Dense (in, out) kernel as fan_in = in, fan_out = out. Torch stores them
+    as (out, in, kh, kw) and (out, in); the counts are the same.
+    """
+    out_features, in_features = weight.shape[:2]
+    receptive = math.prod(weight.shape[2:])
+    fan_in, fan_out = in_features * receptive, out_features * receptive
+    limit = math.sqrt(6.0 / (fan_in + fan_out))
+    with torch.no_grad():
+        weight.uniform_(-limit, limit)
+
+
+def _activation(name: str | None, x: torch.Tensor) -> torch.Tensor:
+    if name is None:
+        return x
+    if name == "relu":
+        return F.relu(x)
+    if name == "sigmoid":
+        return torch.sigmoid(x)
+    if name == "tanh":
+        return torch.tanh(x)
+    if name == "softmax":  # Keras: over the last axis, i.e. channels
+        return torch.softmax(x, dim=1 if x.dim() == 4 else -1)
+    raise AssertionError(f"unknown activation {name!r}")
+
+
+def _same_padding(size: int, window: int, stride: int) -> tuple[int, int]:
+    """TensorFlow's 'same': pad so out = ceil(size / stride), the extra on the far side."""
+    out = math.ceil(size / stride)
+    total = max((out - 1) * stride + window - size, 0)
+    return total // 2, total - total // 2
+
+
+def _pad_same(x, hw, window, stride, value=0.0):
+    top, bottom = _same_padding(hw[0], window[0], stride[0])
+    left, right = _same_padding(hw[1], window[1], stride[1])
+    if top == bottom == left == right == 0:
+        return x
+    return F.pad(x, (left, right, top, bottom), value=value)
+
+
+class _Block(nn.Module):
+    activation: str | None = None
+
+    def extra_repr(self) -> str:
+        return f"activation={self.activation}" if self.activation else ""
+
+
+class _Conv(_Block):
+    def __init__(self, layer: Layer, in_shape):
+        super().__init__()
+        a = layer.args
+        self.hw, self.kernel, self.strides = in_shape[:2], a["kernel_size"], a["strides"]
+        self.same = a["padding"] == "same"
+        self.activation = a["activation"]
+        self.conv = nn.Conv2d(in_shape[2], a["filters"], self.kernel, self.strides, bias=a["use_bias"])
+
+    def forward(self, x):  # (N, C, H, W)
+        if self.same:
+            x = _pad_same(x, self.hw, self.kernel, self.strides)
+        return _activation(self.activation, self.conv(x))
+
+
+class _Pool(_Block):
+    def __init__(self, layer: Layer, in_shape):
+        super().__init__()
+        a = layer.args
+        self.hw, self.window, self.strides = in_shape[:2], a["pool_size"], a["strides"]
+        self.same = a["padding"] == "same"
+        self.average = layer.kind == "AveragePooling2D"
+
+    def forward(self, x):  # (N, C, H, W)
+        if self.average:
+            if not self.same:
+                return F.avg_pool2d(x, self.window, self.strides)
+            # Keras averages over the real (unpadded) values only
+            ones = torch.ones_like(x[:1, :1])
+            total = F.avg_pool2d(_pad_same(x, self.hw, self.window, self.strides), self.window, self.strides)
+            count = F.avg_pool2d(_pad_same(ones, self.hw, self.window, self.strides), self.window, self.strides)
+            return total / count
+        if self.same:
+            x = _pad_same(x, self.hw, self.window, self.strides, value=float("-inf"))
+        return F.max_pool2d(x, self.window, self.strides)
+
+
+class _GlobalPool(_Block):
+    def __init__(self, layer: Layer, in_shape):
+        super().__init__()
+        self.average = layer.kind == "GlobalAveragePooling2D"
+
+    def forward(self, x):  # (N, C, H, W) -> (N, C)
+        return x.mean(dim=(2, 3)) if self.average else x.amax(dim=(2, 3))
+
+
+class _Flatten(_Block):
+    def forward(self, x):  # Keras flattens channels_last: (N, C, H, W) -> (N, H*W*C)
+        if x.dim() == 4:
+            x = x.permute(0, 2, 3, 1)
+        return x.reshape(x.shape[0], -1)
+
+
+class _Dense(_Block):
+    def __init__(self, layer: Layer, in_shape):
+        super().__init__()
+        a = layer.args
+        self.activation = a["activation"]
+        self.linear = nn.Linear(in_shape[-1], a["units"], bias=a["use_bias"])
+
+    def forward(self, x):
+        if x.dim() == 4:  # Keras: acts on the last (channel) axis at every position
+            x = self.linear(x.movedim(1, -1)).movedim(-1, 1)
+            return _activation(self.activation, x)
+        return _activation(self.activation, self.linear(x))
+
+
+class _BatchNorm(_Block):
+    def __init__(self, layer: Layer, in_shape):
+        super().__init__()
+        a, c = layer.args, in_shape[-1]
+        # Keras momentum m keeps m of the old statistics; torch's momentum is 1 - m.
+        cls = nn.BatchNorm2d if len(in_shape) == 3 else nn.BatchNorm1d
+        self.bn = cls(c, eps=a["epsilon"], momentum=1.0 - a["momentum"])
+
+    def forward(self, x):
+        return self.bn(x)
+
+
+class _Dropout(_Block):
+    def __init__(self, layer: Layer, in_shape):
+        super().__init__()
+        self.dropout = nn.Dropout(layer.args["rate"])
+
+    def forward(self, x):
+        return self.dropout(x)
+
+
+class _Activation(_Block):
+    def __init__(self, layer: Layer, in_shape):
+        super().__init__()
+        self.activation = "relu" if layer.kind == "ReLU" else layer.args["activation"]
+
+    def forward(self, x):
+        return _activation(self.activation, x)
+
+
+_BLOCKS = {
+    "Conv2D": _Conv,
+    "MaxPooling2D": _Pool,
+    "AveragePooling2D": _Pool,
+    "GlobalAveragePooling2D": _GlobalPool,
+    "GlobalMaxPooling2D": _GlobalPool,
+    "Flatten": lambda layer, shape: _Flatten(),
+    "Dense": _Dense,
+    "BatchNormalization": _BatchNorm,
+    "Dropout": _Dropout,
+    "Activation": _Activation,
+    "ReLU": _Activation,
+}
+
+
+def _block(layer: Layer, in_shape) -> _Block:
+    return _BLOCKS[layer.kind](layer, in_shape)
+
+
+def _ends_with_softmax(blocks: list[_Block]) -> bool:
+    return bool(blocks) and blocks[-1].activation == "softmax" and isinstance(blocks[-1], (_Dense, _Activation))
