@@ -1,0 +1,696 @@
+"""parse_model: layer files, Keras code (read, never run), TOML and JSON, as users paste them."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from cnnlab.models.layers import ModelError, ModelSpec, make_layer, new_spec
+from cnnlab.models.parse import parse_model
+
+
+def kinds(spec: ModelSpec) -> list[str]:
+    return [layer.kind for layer in spec.layers]
+
+
+def summary(spec: ModelSpec) -> list[tuple]:
+    return [(layer.kind, layer.name, layer.line) for layer in spec.layers]
+
+
+def error(text: str, **kw) -> str:
+    with pytest.raises(ModelError) as info:
+        parse_model(textwrap.dedent(text), **kw)
+    return str(info.value)
+
+
+CIFAR_FUNCTIONAL = """\
+from tensorflow import keras
+
+(train_images, train_labels), (test_images, test_labels) = keras.datasets.cifar10.load_data()
+train_images = train_images / 255.0
+
+# define the inputs, layers, and outputs of a cnn model
+inputs = keras.Input(shape=train_images.shape[1:])
+x = keras.layers.Conv2D(32, (3, 3), activation='relu')(inputs)
+x = keras.layers.MaxPooling2D((2, 2))(x)
+x = keras.layers.Conv2D(32, (3, 3), activation='relu')(x)
+x = keras.layers.MaxPooling2D((2, 2))(x)
+x = keras.layers.Conv2D(32, (3, 3), activation='relu')(x)
+x = keras.layers.Flatten()(x)
+x = keras.layers.Dense(32, activation='relu')(x)
+outputs = keras.layers.Dense(10)(x)
+
+# create the model
+model = keras.Model(inputs=inputs, outputs=outputs, name="cifar_model")
+model.summary()
+"""
+CIFAR_KINDS = ["Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Conv2D", "Flatten", "Dense", "Dense"]
+
+MNIST_CONVNET = '''\
+"""
+Title: Simple MNIST convnet
+"""
+import numpy as np
+import keras
+from keras import layers
+
+# Model / data parameters
+num_classes = 10
+input_shape = (28, 28, 1)
+
+(x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+x_train = x_train.astype("float32") / 255
+x_train = np.expand_dims(x_train, -1)
+print("x_train shape:", x_train.shape)
+y_train = keras.utils.to_categorical(y_train, num_classes)
+
+model = keras.Sequential(
+    [
+        keras.Input(shape=input_shape),
+        layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
+        layers.MaxPooling2D(pool_size=(2, 2)),
+        layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
+        layers.MaxPooling2D(pool_size=(2, 2)),
+        layers.Flatten(),
+        layers.Dropout(0.5),
+        layers.Dense(num_classes, activation="softmax"),
+    ]
+)
+
+model.summary()
+batch_size = 128
+epochs = 15
+model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, validation_split=0.1)
+score = model.evaluate(x_test, y_test, verbose=0)
+'''
+
+
+# ---------------------------------------------------------------- the lesson's own code
+
+
+def test_carpentries_cifar_functional_leaves_the_input_shape_to_the_caller():
+    spec = parse_model(CIFAR_FUNCTIONAL)
+    assert spec.name == "cifar_model"
+    assert spec.functional is True
+    assert spec.input_shape is None
+    assert spec.input_hint == "train_images.shape[1:]"
+    assert kinds(spec) == CIFAR_KINDS
+    assert [layer.name for layer in spec.layers] == [
+        "conv2d", "max_pooling2d", "conv2d_1", "max_pooling2d_1", "conv2d_2",
+        "flatten", "dense", "dense_1",
+    ]  # fmt: skip
+    assert [layer.line for layer in spec.layers] == list(range(8, 16))
+    assert spec.layers[0].args == {
+        "filters": 32, "kernel_size": (3, 3), "strides": (1, 1), "padding": "valid",
+        "activation": "relu", "use_bias": True,
+    }  # fmt: skip
+    assert spec.layers[-1].args["activation"] is None
+    # the caller fills the shape from --dataset / --input-shape
+    assert spec.with_input_shape((32, 32, 3)).input_shape == (32, 32, 3)
+
+
+def test_carpentries_model_inside_a_function():
+    text = """\
+    def create_nn(n_filters=32):
+        # Input layer of 32x32 images with three channels (RGB)
+        inputs = keras.Input(shape=(32, 32, 3))
+        x = keras.layers.Conv2D(n_filters, (3, 3), activation='relu')(inputs)
+        x = keras.layers.MaxPooling2D((2, 2))(x)
+        x = keras.layers.Flatten()(x)
+        outputs = keras.layers.Dense(10)(x)
+        model = keras.Model(inputs=inputs, outputs=outputs, name="cifar_model_small")
+        return model
+
+    model = create_nn()
+    model.summary()
+    """
+    spec = parse_model(textwrap.dedent(text))
+    assert (spec.name, spec.input_shape, spec.functional) == ("cifar_model_small", (32, 32, 3), True)
+    assert spec.layers[0].args["filters"] == 32
+    assert kinds(spec) == ["Conv2D", "MaxPooling2D", "Flatten", "Dense"]
+
+
+def test_keras_io_mnist_convnet_with_its_constants():
+    spec = parse_model(MNIST_CONVNET, source="mnist_convnet.py")
+    assert (spec.name, spec.input_shape, spec.functional) == ("sequential", (28, 28, 1), False)
+    assert kinds(spec) == [
+        "Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dropout", "Dense",
+    ]  # fmt: skip
+    assert spec.layers[-1].args == {"units": 10, "activation": "softmax", "use_bias": True}
+    assert spec.layers[1].args["strides"] == (2, 2)
+    assert spec.layers[5].args == {"rate": 0.5}
+    assert spec.layers[0].line == 21
+
+
+def test_sequential_with_add_and_input_shape_on_the_first_layer():
+    text = """\
+    from tensorflow.keras import layers, models
+    model = models.Sequential(name="small")
+    model.add(layers.Conv2D(32, (3, 3), activation='relu', input_shape=(32, 32, 3)))
+    model.add(layers.MaxPooling2D((2, 2)))
+    model.add(layers.Flatten())
+    model.add(layers.Dense(64, activation='relu'))
+    model.add(layers.Dense(10))
+    """
+    spec = parse_model(textwrap.dedent(text))
+    assert (spec.name, spec.input_shape, spec.functional) == ("small", (32, 32, 3), False)
+    assert "input_shape" not in spec.layers[0].args
+    assert [layer.line for layer in spec.layers] == [3, 4, 5, 6, 7]
+
+
+def test_sequential_list_then_add():
+    text = """\
+    model = keras.Sequential([keras.layers.Flatten(input_shape=(28, 28))])
+    model.add(keras.layers.Dense(128, activation=tf.nn.relu))
+    model.add(keras.layers.Dense(10, activation=tf.nn.softmax))
+    """
+    spec = parse_model(textwrap.dedent(text))
+    assert spec.input_shape == (28, 28)
+    assert [layer.args.get("activation") for layer in spec.layers] == [None, "relu", "softmax"]
+
+
+def test_sequential_input_shape_from_the_data_is_a_hint():
+    text = """\
+    model = Sequential()
+    model.add(Conv2D(32, kernel_size=(3, 3), activation='relu', input_shape=np.shape(train_input[0])))
+    model.add(MaxPool2D())
+    model.add(Flatten())
+    model.add(Dense(10, activation='softmax'))
+    print(model.summary())
+    """
+    spec = parse_model(textwrap.dedent(text))
+    assert spec.input_shape is None
+    assert spec.input_hint == "np.shape(train_input[0])"
+    assert kinds(spec) == ["Conv2D", "MaxPooling2D", "Flatten", "Dense"]  # MaxPool2D is an alias
+    assert spec.layers[1].name == "max_pooling2d"
+
+
+def test_input_shape_through_a_variable_gives_its_expression_as_hint():
+    text = """\
+    shape = x_train.shape[1:]
+    inputs = keras.Input(shape)
+    outputs = keras.layers.Dense(10)(keras.layers.Flatten()(inputs))
+    """
+    spec = parse_model(textwrap.dedent(text))
+    assert spec.input_hint == "x_train.shape[1:]"
+    assert kinds(spec) == ["Flatten", "Dense"]
+    assert spec.name == "functional"
+
+
+def test_model_name_argument_is_the_fallback():
+    assert parse_model("Dense(3)", name="mine").name == "mine"
+    assert parse_model("Dense(3)").name == "sequential"
+    seq = "model = keras.Sequential([keras.layers.Dense(3)], name='named')"
+    assert parse_model(seq, name="mine").name == "named"
+    assert parse_model("model = keras.Sequential([keras.layers.Dense(3)])", name="mine").name == "mine"
+    fn = "i = keras.Input((4,))\no = keras.layers.Dense(2)(i)\nm = keras.Model(i, o)"
+    assert parse_model(fn).name == "functional"
+    assert parse_model(fn, name="mine").name == "mine"
+
+
+# ---------------------------------------------------------------- layer files
+
+
+def test_layer_file_with_comments_input_and_prefixes():
+    text = """\
+    # the lesson's small model
+    keras.Input(shape=(32, 32, 3))
+
+    Conv2D(32, (3, 3), activation='relu')   # 896 parameters
+    layers.MaxPooling2D((2, 2))
+    tf.keras.layers.Conv2D(32, 3, activation="relu")
+    keras.layers.MaxPooling2D()
+    Flatten()
+    Dense(32, activation='relu')
+    Dense(10)
+    """
+    spec = parse_model(textwrap.dedent(text), source="small.txt")
+    assert (spec.name, spec.input_shape, spec.functional) == ("sequential", (32, 32, 3), False)
+    assert kinds(spec) == ["Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dense"]
+    assert [layer.line for layer in spec.layers] == [4, 5, 6, 7, 8, 9, 10]
+    assert spec.layers[2].args["kernel_size"] == (3, 3)
+
+
+def test_layer_file_without_input_has_no_shape():
+    spec = parse_model("Flatten()\nDense(10)\n")
+    assert spec.input_shape is None and spec.input_hint is None
+
+
+def test_layer_file_pasted_from_a_list_with_trailing_commas():
+    text = """\
+        layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
+        layers.MaxPooling2D(pool_size=(2, 2)),
+        layers.Flatten(),
+    """
+    assert kinds(parse_model(text)) == ["Conv2D", "MaxPooling2D", "Flatten"]
+
+
+def test_layer_file_of_model_add_lines():
+    text = "model.add(Conv2D(8, 3, input_shape=(28, 28, 1)))\nmodel.add(Flatten())\nmodel.add(Dense(10))"
+    spec = parse_model(text)
+    assert spec.input_shape == (28, 28, 1)
+    assert kinds(spec) == ["Conv2D", "Flatten", "Dense"]
+
+
+def test_layer_file_arithmetic_and_constants():
+    text = "n = 16\nkeras.Input((28 * 28,))\nDense(n * 2, activation=None)\nDropout(1 / 4)\nDense(n - 6)"
+    spec = parse_model(text)
+    assert spec.input_shape == (784,)
+    assert [layer.args.get("units") for layer in spec.layers] == [32, None, 10]
+    assert spec.layers[1].args["rate"] == 0.25
+
+
+def test_every_layer_kind_and_positional_order():
+    text = """\
+    Input((32, 32, 3))
+    Conv2D(8, 3, 2, 'same', use_bias=False, name='first')
+    BatchNormalization()
+    Activation('relu')
+    ReLU()
+    AveragePooling2D(2, 1, 'same')
+    MaxPooling2D((3, 3), strides=(1, 1))
+    GlobalAveragePooling2D()
+    Dense(10, 'softmax', False)
+    """
+    spec = parse_model(textwrap.dedent(text))
+    conv = spec.layers[0]
+    assert conv.name == "first"
+    assert conv.args == {
+        "filters": 8, "kernel_size": (3, 3), "strides": (2, 2), "padding": "same",
+        "activation": None, "use_bias": False,
+    }  # fmt: skip
+    assert spec.layers[4].args == {"pool_size": (2, 2), "strides": (1, 1), "padding": "same"}
+    assert spec.layers[-1].args == {"units": 10, "activation": "softmax", "use_bias": False}
+    text2 = "Input((8, 8, 1))\nGlobalMaxPool2D()\nDense(2)"
+    assert kinds(parse_model(text2))[0] == "GlobalMaxPooling2D"
+
+
+# ---------------------------------------------------------------- pasted from web pages and PDFs
+
+
+def test_typographic_quotes_and_odd_spaces():
+    text = (
+        "inputs\u00a0=\u00a0keras.Input(shape=(32,\u202f32, 3))\n"
+        "x = keras.layers.Conv2D(32, (3, 3), activation=\u2019relu\u2019)(inputs)\n"
+        "x = keras.layers.Flatten()(x)\n"
+        "outputs = keras.layers.Dense(10, activation=\u201csoftmax\u201d)(x)\n"
+        "model = keras.Model(inputs=inputs, outputs=outputs, name=\u201ccifar_model\u201d)\n"
+    )
+    spec = parse_model(text)
+    assert spec.name == "cifar_model"
+    assert spec.layers[0].args["activation"] == "relu"
+    assert spec.layers[-1].args["activation"] == "softmax"
+
+
+def test_low_quotes_primes_ligatures_zero_width_and_minus_signs():
+    text = "Dense(10, activation=\u201esoftmax\u201c)\u200b\nConv2D(\ufb01lters=4, kernel_size=3, padding=\u2032same\u2032)\n"
+    spec = parse_model(text)
+    assert spec.layers[0].args["activation"] == "softmax"
+    assert spec.layers[1].args["filters"] == 4 and spec.layers[1].args["padding"] == "same"
+    assert parse_model("Input((\u221228 + 56, 28))\nFlatten()").input_shape == (28, 28)
+
+
+def test_tabs_crlf_and_markdown_fences():
+    text = "```python\r\nmodel = keras.Sequential([\r\n\tlayers.Flatten(input_shape=(28, 28)),\r\n\tlayers.Dense(10)])\r\n```\r\n"
+    spec = parse_model(text)
+    assert kinds(spec) == ["Flatten", "Dense"]
+    assert spec.layers[0].line == 3
+
+
+def test_python_console_prompts_and_output():
+    text = """\
+    >>> from keras import layers
+    >>> model = keras.Sequential([
+    ...     layers.Dense(10, input_shape=(4,)),
+    ...     layers.Dense(2),
+    ... ])
+    >>> model.summary()
+    Model: "sequential"
+    \u250f\u2501\u2501\u2501\u2501\u2501\u2513
+    """
+    spec = parse_model(textwrap.dedent(text))
+    assert spec.input_shape == (4,)
+    assert summary(spec) == [("Dense", "dense", 3), ("Dense", "dense_1", 4)]
+
+
+def test_jupyter_prompts_and_magics():
+    text = """\
+    In [1]: %matplotlib inline
+    In [2]: !pip install keras
+    In [3]: inputs = keras.Input(shape=(28, 28, 1))
+    In [4]: x = layers.Flatten()(inputs)
+    In [5]: outputs = layers.Dense(10)(x)
+    In [6]: model = keras.Model(inputs, outputs)
+    Out[6]: <Functional name=functional, built=True>
+    """
+    spec = parse_model(textwrap.dedent(text))
+    assert summary(spec) == [("Flatten", "flatten", 4), ("Dense", "dense", 5)]
+
+
+def test_functional_code_with_all_line_breaks_lost():
+    text = (
+        "from tensorflow import keras from tensorflow.keras import layers "
+        "inputs = keras.Input(shape=(32, 32, 3)) "
+        "x = layers.Conv2D(32, (3, 3), activation=\u2019relu\u2019)(inputs) "
+        "x = layers.MaxPooling2D((2, 2))(x) x = layers.Flatten()(x) "
+        "outputs = layers.Dense(10)(x) "
+        "model = keras.Model(inputs=inputs, outputs=outputs, name=\u201cone_line\u201d) model.summary()"
+    )
+    spec = parse_model(text)
+    assert spec.name == "one_line"
+    assert kinds(spec) == ["Conv2D", "MaxPooling2D", "Flatten", "Dense"]
+    assert {layer.line for layer in spec.layers} == {1}
+
+
+def test_some_line_breaks_lost():
+    text = """\
+    inputs = keras.Input(shape=(28, 28, 1))
+    x = layers.Conv2D(8, 3)(inputs) x = layers.MaxPooling2D()(x)
+    x = layers.Flatten()(x) outputs = layers.Dense(10)(x)
+    model = keras.Model(inputs, outputs)
+    """
+    spec = parse_model(textwrap.dedent(text))
+    assert summary(spec) == [
+        ("Conv2D", "conv2d", 2), ("MaxPooling2D", "max_pooling2d", 2),
+        ("Flatten", "flatten", 3), ("Dense", "dense", 3),
+    ]  # fmt: skip
+
+
+def test_layer_file_run_together_and_semicolons():
+    spec = parse_model("Conv2D(8, 3) MaxPooling2D() Flatten(); Dense(10)\nDense(2)")
+    assert kinds(spec) == ["Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dense"]
+    assert [layer.line for layer in spec.layers] == [1, 1, 1, 1, 2]
+
+
+def test_sequential_run_together():
+    text = (
+        "model = models.Sequential() model.add(layers.Conv2D(32, (3, 3), activation=\u2018relu\u2019, "
+        "input_shape=(32, 32, 3))) model.add(layers.MaxPooling2D((2, 2))) model.add(layers.Flatten())"
+    )
+    spec = parse_model(text)
+    assert spec.input_shape == (32, 32, 3)
+    assert kinds(spec) == ["Conv2D", "MaxPooling2D", "Flatten"]
+
+
+def test_broken_indentation_from_a_pdf():
+    text = """\
+    def build():
+      inputs = keras.Input(shape=(32, 32, 3))
+         x = layers.Conv2D(32, 3, activation=tf.nn.relu)(inputs)
+     x = layers.Flatten()(x)
+      outputs = layers.Dense(10)(x)
+      return keras.Model(inputs, outputs, name='pdf')
+    """
+    spec = parse_model(textwrap.dedent(text))
+    assert spec.name == "pdf"
+    assert summary(spec) == [("Conv2D", "conv2d", 3), ("Flatten", "flatten", 4), ("Dense", "dense", 5)]
+
+
+def test_shuffled_lines_with_unique_names_follow_the_data():
+    text = """\
+    x2 = layers.MaxPooling2D((2, 2))(x1)
+    model = keras.Model(inputs=inputs, outputs=outputs, name='shuffled')
+    x1 = layers.Conv2D(32, (3, 3), activation='relu')(inputs)
+    outputs = layers.Dense(10)(x3)
+    inputs = keras.Input(shape=(28, 28, 1))
+    x3 = layers.Flatten()(x2)
+    """
+    spec = parse_model(textwrap.dedent(text))
+    assert spec.input_shape == (28, 28, 1)
+    assert summary(spec) == [
+        ("Conv2D", "conv2d", 3), ("MaxPooling2D", "max_pooling2d", 1),
+        ("Flatten", "flatten", 6), ("Dense", "dense", 4),
+    ]  # fmt: skip
+
+
+def test_shuffled_without_model_call_ends_at_the_unused_result():
+    text = "y = layers.Dense(10)(x)\nx = layers.Flatten()(i)\ni = keras.Input((4, 4))"
+    assert kinds(parse_model(text)) == ["Flatten", "Dense"]
+
+
+def test_nested_calls_and_layer_variables():
+    text = """\
+    inputs = keras.Input((8, 8, 1))
+    conv = layers.Conv2D(4, 3)
+    x = layers.Flatten()(conv(inputs))
+    model = keras.Model(inputs, layers.Dense(2)(x))
+    """
+    spec = parse_model(textwrap.dedent(text))
+    assert summary(spec) == [("Conv2D", "conv2d", 3), ("Flatten", "flatten", 3), ("Dense", "dense", 4)]
+
+
+def test_unrelated_code_is_ignored():
+    text = """\
+    import matplotlib.pyplot as plt
+    x = np.zeros((3, 3))
+    inputs = keras.Input((28, 28))
+    x = layers.Flatten()(inputs)
+    outputs = layers.Dense(10)(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer='adam', loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    history = model.fit(x_train, y_train, epochs=10, validation_data=(x_test, y_test))
+    plt.plot(history.history['accuracy'])
+    if __name__ == "__main__":
+        main()
+    """
+    assert kinds(parse_model(textwrap.dedent(text))) == ["Flatten", "Dense"]
+
+
+# ---------------------------------------------------------------- TOML and JSON
+
+
+TOML_MODEL = """\
+name = "cifar_model_small"
+input_shape = [32, 32, 3]
+
+[[layers]]
+kind = "Conv2D"
+filters = 32
+kernel_size = [3, 3]
+activation = "relu"
+
+[[layers]]
+kind = "MaxPool2D"
+
+[[layers]]
+kind = "Flatten"
+
+[[layers]]
+kind = "Dense"
+units = 10
+"""
+
+
+def test_toml_model():
+    spec = parse_model(TOML_MODEL, source="m.toml")
+    assert (spec.name, spec.input_shape) == ("cifar_model_small", (32, 32, 3))
+    assert kinds(spec) == ["Conv2D", "MaxPooling2D", "Flatten", "Dense"]
+    assert spec.layers[0].args["kernel_size"] == (3, 3)
+
+
+def test_toml_inline_tables_and_name_fallback():
+    text = 'input_shape = "28x28x1"\nlayers = [{kind = "Flatten"}, {kind = "Dense", units = 10}]\n'
+    spec = parse_model(text, name="fallback")
+    assert (spec.name, spec.input_shape, kinds(spec)) == ("fallback", (28, 28, 1), ["Flatten", "Dense"])
+
+
+def test_json_model_roundtrips_to_dict():
+    spec = parse_model(MNIST_CONVNET)
+    import json
+
+    again = parse_model(json.dumps(spec.to_dict()))
+    assert again.to_dict() == spec.to_dict()
+
+
+def test_json_with_typographic_quotes():
+    text = "{\u201clayers\u201d: [{\u201ckind\u201d: \u201cFlatten\u201d}], \u201cinput_shape\u201d: [2, 2]}"
+    assert kinds(parse_model(text)) == ["Flatten"]
+
+
+# ---------------------------------------------------------------- errors, exactly
+
+
+def test_error_unknown_layer_names_line_and_known_layers():
+    msg = error("Conv2D(8, 3)\nConv3D(8, 3)\n", source="m.txt")
+    assert msg == (
+        "m.txt: line 2: unknown layer 'Conv3D'; cnnlab knows Conv2D, MaxPooling2D, AveragePooling2D, "
+        "GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Dense, Dropout, BatchNormalization, "
+        "Activation, ReLU"
+    )
+
+
+def test_error_unknown_argument():
+    msg = error("model = keras.Sequential([\n  layers.Dense(10, kernel_initializer='he_normal'),\n])")
+    assert msg == (
+        "<stdin>: line 2: Dense: unknown argument 'kernel_initializer'; "
+        "Dense takes units, activation, use_bias, name, input_shape"
+    )
+
+
+def test_error_wrong_type():
+    msg = error("inputs = keras.Input((28, 28, 1))\nx = layers.Conv2D('32', 3)(inputs)")
+    assert msg == "<stdin>: line 2: Conv2D: filters='32' should be a positive integer"
+    msg = error("Dense(10, activation='gelu')")
+    assert msg == (
+        "<stdin>: line 1: Dense: activation='gelu' should be one of 'relu', 'sigmoid', 'tanh', "
+        "'softmax', 'linear' or None"
+    )
+
+
+def test_error_missing_argument_and_too_many_positionals():
+    assert error("Dense()") == "<stdin>: line 1: Dense: missing required argument 'units'"
+    assert error("Dropout(0.5, None, 3, 4)") == (
+        "<stdin>: line 1: Dropout: too many positional arguments (4); "
+        "Dropout takes rate, noise_shape, seed in that order, others by name"
+    )
+    assert error("Dropout(0.5, None)") == (
+        "<stdin>: line 1: Dropout: unknown argument 'noise_shape'; Dropout takes rate, name, input_shape"
+    )
+
+
+def test_error_value_that_needs_running_code():
+    assert error("Dense(len(classes))") == (
+        "<stdin>: line 1: Dense: units=len(classes) is not a value cnnlab can work out without "
+        "running the code; write the value itself, e.g. units=10"
+    )
+
+
+def test_error_unparseable_text_names_the_line():
+    assert error("Conv2D(32, (3, 3), activation='relu')\nMaxPooling2D((2, 2)\nFlatten()\n") == (
+        "<stdin>: line 2: cannot read 'MaxPooling2D((2, 2)' as a layer or Keras code "
+        "('(' was never closed); check its brackets and quotes"
+    )
+    assert error("Here is my model:\nDense(10)") == (
+        "<stdin>: line 1: cannot read 'Here is my model:' as a layer or Keras code "
+        "(invalid syntax); check its brackets and quotes"
+    )
+
+
+def test_error_branches():
+    residual = """\
+    inputs = keras.Input(shape=(32, 32, 3))
+    a = layers.Conv2D(8, 3, padding='same')(inputs)
+    b = layers.Conv2D(8, 1)(inputs)
+    x = layers.add([a, b])
+    outputs = layers.Dense(10)(layers.Flatten()(x))
+    model = keras.Model(inputs, outputs)
+    """
+    assert error(residual) == (
+        "<stdin>: line 4: the model has branches (add of a, b), which cnnlab does not support yet; "
+        "give it one chain of layers from the Input to the output"
+    )
+    concat = residual.replace("layers.add([a, b])", "layers.Concatenate()([a, b])")
+    assert "the model has branches (Concatenate of a, b)" in error(concat)
+    fork = """\
+    inputs = keras.Input(shape=(8,))
+    a = layers.Dense(8)(inputs)
+    b = layers.Dense(4)(a)
+    c = layers.Dense(4)(a)
+    model = keras.Model(inputs, b)
+    """
+    assert error(fork) == (
+        "<stdin>: line 4: the model has branches (a feeds the layers on lines 3 and 4), which cnnlab "
+        "does not support yet; give it one chain of layers from the Input to the output"
+    )
+    two_in = "a = keras.Input((4,))\nb = keras.Input((4,))\nm = keras.Model(inputs=[a, b], outputs=a)"
+    assert "the model has branches (2 inputs: a, b)" in error(two_in)
+    two_out = "a = keras.Input((4,))\nb = layers.Dense(2)(a)\nm = keras.Model(a, [b, a])"
+    assert "the model has branches (2 outputs: b, a)" in error(two_out)
+    shared = "i = keras.Input((4,))\nd = layers.Dense(4)\nx = d(i)\ny = d(x)\nm = keras.Model(i, y)"
+    assert "applied a second time (shared weights" in error(shared)
+
+
+def test_error_shuffled_lines_with_reused_names():
+    text = """\
+    x = layers.MaxPooling2D((2, 2))(x)
+    inputs = keras.Input((28, 28, 1))
+    x = layers.Conv2D(32, 3)(inputs)
+    x = layers.Flatten()(x)
+    outputs = layers.Dense(10)(x)
+    """
+    assert error(text) == (
+        "<stdin>: line 1: x is used before it is assigned, and it is assigned 3 times "
+        "(lines 1, 3, 4), so the order of the lines matters and cnnlab cannot tell it; put the "
+        "lines back in order, or give each result its own name (x1, x2, ...)"
+    )
+    dangling = """\
+    inputs = keras.Input((28, 28, 1))
+    x = layers.Conv2D(32, 3)(inputs)
+    outputs = layers.Dense(10)(x)
+    x = layers.Flatten()(x)
+    model = keras.Model(inputs, outputs)
+    """
+    assert error(dangling) == (
+        "<stdin>: line 4: the model has branches (x feeds the layers on lines 3 and 4), which "
+        "cnnlab does not support yet; give it one chain of layers from the Input to the output (or, "
+        "if lines are out of order, put them back: x is assigned several times, so the order of "
+        "the lines matters)"
+    )
+    unused = dangling.replace("layers.Flatten()(x)", "layers.Flatten()(other)") + "other = keras.Input((2,))"
+    assert error(unused) == (
+        "<stdin>: line 4: the result of this line (x) is never used by the model; x is assigned "
+        "several times, so the order of the lines matters: put the lines back in order, or give "
+        "each result its own name (x1, x2, ...)"
+    )
+
+
+def test_error_undefined_names_and_models():
+    assert error("x = layers.Dense(3)(inp)\nm = keras.Model(inp, x)") == (
+        "<stdin>: line 1: the layer on line 1 uses inp, which no Input or layer call assigns; "
+        "start the model with inputs = keras.Input(shape=(H, W, C))"
+    )
+    two = "a = keras.Sequential([layers.Dense(2)])\nb = keras.Sequential([layers.Dense(3)])"
+    assert error(two) == (
+        "<stdin>: line 2: the code defines 2 models (a on line 1, b on line 2); cnnlab reads one "
+        "model at a time: keep only the one you want"
+    )
+    sub = "class Net(keras.Model):\n    def call(self, x):\n        return x"
+    assert error(sub).startswith("<stdin>: line 1: class Net subclasses keras.Model; cnnlab reads")
+    assert error("i = keras.Input((4,))\nm = keras.Model(i, i)") == (
+        "<stdin>: the model has no layers; add at least one, e.g. Dense(10)"
+    )
+
+
+def test_error_empty_and_binary_and_layerless_text():
+    assert error("  \n# nothing\n") == "<stdin>: the model has no layers; add at least one, e.g. Dense(10)"
+    assert error("") == "<stdin>: the model text is empty; give one layer per line, Keras code, TOML or JSON"
+    assert "NUL bytes" in error("Dense(1)\x00")
+    assert error("import keras\n") == "<stdin>: the model has no layers; add at least one, e.g. Dense(10)"
+
+
+def test_error_input_in_the_wrong_place():
+    assert error("Dense(10)\nInput((4,))") == "<stdin>: line 2: the Input must come before the layers"
+    assert error("Input((0, 4))\nDense(2)").startswith("<stdin>: line 1: Input shape (0, 4) must hold positive")
+
+
+def test_error_toml_and_json_name_the_line():
+    bad = TOML_MODEL.replace('kind = "Flatten"', 'kind = "Flaten"')
+    assert error(bad) == (
+        "<stdin>: line 13: unknown layer 'Flaten'; cnnlab knows Conv2D, MaxPooling2D, AveragePooling2D, "
+        "GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Dense, Dropout, BatchNormalization, "
+        "Activation, ReLU"
+    )
+    assert error('[[layers]]\nkind = "Dense"\nunits = \n') == (
+        "<stdin>: line 3: not valid TOML (Invalid value, column 9)"
+    )
+    assert error('{"layers": [{"kind": "Dense"}]}') == (
+        "<stdin>: layer 1: Dense: missing required argument 'units'"
+    )
+    assert error('{"layers": [}') == "<stdin>: line 1: not valid JSON (Expecting value, column 13)"
+    assert error('{"name": "x"}') == (
+        "<stdin>: a model file needs a 'layers' list, e.g. [[layers]] kind = 'Dense'"
+    )
+
+
+def test_equal_to_specs_built_directly():
+    expected = new_spec(
+        "cifar_model",
+        [make_layer("Conv2D", {"filters": 32, "kernel_size": 3, "activation": "relu"}),
+         make_layer("MaxPooling2D", {}), make_layer("Flatten", {}), make_layer("Dense", {"units": 10})],
+        input_shape=(32, 32, 3),
+    )  # fmt: skip
+    text = "i = Input((32,32,3)); x = Conv2D(32, 3, activation='relu')(i); x = MaxPooling2D()(x)\n"
+    text += "x = Flatten()(x); o = Dense(10)(x); model = Model(i, o, name='cifar_model')"
+    assert parse_model(text).to_dict() == expected.to_dict()
