@@ -1,0 +1,134 @@
+"""The public entry points: load_dataset and dataset_meta, for registry names and folders."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cnnlab.datasets import builtin, folders, registry
+from cnnlab.datasets.errors import DatasetError
+from cnnlab.datasets.registry import DatasetSpec
+
+Split = tuple[np.ndarray, np.ndarray]
+LABEL_MODES = ("fine", "coarse")
+
+
+@dataclass(frozen=True)
+class DatasetMeta:
+    name: str
+    input_shape: tuple[int, int, int]  # (H, W, C), channels_last, as a model's input
+    num_classes: int
+    class_names: list[str]
+    train_size: int
+    test_size: int
+
+
+def known_names() -> list[str]:
+    return list(registry.DATASETS)
+
+
+def resolve(name_or_path: str | os.PathLike) -> DatasetSpec | Path:
+    """A registry spec for a known name, else an existing folder; DatasetError otherwise."""
+    text = os.fspath(name_or_path)
+    spec = registry.lookup(text) if isinstance(name_or_path, str) else None
+    if spec is not None:
+        return spec
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return path
+    raise DatasetError(f"unknown dataset {text!r}: use one of {', '.join(known_names())}, "
+                       "or a folder holding one subfolder of images per class")
+
+
+def parse_size(resize) -> tuple[int, int] | None:
+    """None, 32, (32, 32) or '32x32' -> (H, W)."""
+    if resize is None:
+        return None
+    try:
+        if isinstance(resize, str):
+            parts = [int(p) for p in resize.lower().replace(",", "x").split("x")]
+        elif isinstance(resize, int):
+            parts = [resize, resize]
+        else:
+            parts = [int(p) for p in resize]
+    except (TypeError, ValueError):
+        parts = []
+    if len(parts) == 1:
+        parts *= 2
+    if len(parts) != 2 or min(parts) < 1:
+        raise DatasetError(f"resize={resize!r} is not a size; use (H, W) like (32, 32), or '32x32'")
+    return parts[0], parts[1]
+
+
+def _check_label_mode(spec_name: str, label_mode: str) -> None:
+    if label_mode not in LABEL_MODES:
+        raise DatasetError(f"label_mode={label_mode!r}: use 'fine' or 'coarse'")
+    if label_mode == "coarse" and spec_name != "cifar100":
+        raise DatasetError(f"label_mode='coarse' exists only for cifar100, not {spec_name}")
+
+
+def dataset_meta(name_or_path, *, label_mode: str = "fine") -> DatasetMeta:
+    """Shapes, classes and sizes; needs no data files for the registry datasets."""
+    target = resolve(name_or_path)
+    if isinstance(target, Path):
+        layout = folders.scan(target)
+        mode, (h, w) = folders.image_format(layout, None)
+        return DatasetMeta(target.name, (h, w, 1 if mode == "L" else 3), len(layout.classes),
+                           list(layout.classes), len(layout.train), len(layout.test))
+    _check_label_mode(target.name, label_mode)
+    names = target.coarse_class_names if label_mode == "coarse" else target.class_names
+    return DatasetMeta(target.name, target.input_shape, len(names), list(names),
+                       target.train_size, target.test_size)
+
+
+def load_dataset(name_or_path, *, offline: bool | None = None, resize=None, seed: int = 0,
+                 label_mode: str = "fine", progress: bool = True) -> tuple[Split, Split]:
+    """((x_train, y_train), (x_test, y_test)) as numpy uint8, shaped like keras.datasets.
+
+    name_or_path: mnist, fashion_mnist, cifar10, cifar100, digits, or a folder of class
+    folders. offline: never use the network (default: $CNNLAB_OFFLINE). resize: (H, W) to
+    resize every image to. seed: the split of digits and of folders without train/test.
+    label_mode: 'fine' or 'coarse' (cifar100).
+    """
+    size = parse_size(resize)
+    target = resolve(name_or_path)
+    if isinstance(target, Path):
+        return folders.load_folder(target, resize=size, seed=seed)
+    _check_label_mode(target.name, label_mode)
+    if target.name == "digits":
+        arrays = load_digits_arrays(seed)
+    else:
+        arrays = builtin.load_arrays(target, offline=offline, progress=progress)
+    suffix = "_coarse" if label_mode == "coarse" else ""
+    train = (arrays["x_train"], arrays[f"y_train{suffix}"])
+    test = (arrays["x_test"], arrays[f"y_test{suffix}"])
+    if size is not None:
+        train, test = (resize_images(train[0], size), train[1]), (resize_images(test[0], size), test[1])
+    return train, test
+
+
+def load_digits_arrays(seed: int) -> dict[str, np.ndarray]:
+    """scikit-learn's embedded 8x8 digits, 0..16 scaled to 0..255, split by the seed."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)  # (1797, 8, 8)
+    y = digits.target.astype(np.uint8)
+    order = np.random.default_rng(seed).permutation(len(x))
+    test, train = order[: registry.DIGITS_TEST_SIZE], order[registry.DIGITS_TEST_SIZE:]
+    return {"x_train": x[train], "y_train": y[train], "x_test": x[test], "y_test": y[test]}
+
+
+def resize_images(x: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """(N, H, W) or (N, H, W, C) uint8 resized to hw with bilinear filtering (Pillow)."""
+    from PIL import Image
+
+    if x.shape[1:3] == hw:
+        return x
+    out = np.empty((x.shape[0], *hw, *x.shape[3:]), dtype=np.uint8)
+    for i, image in enumerate(x):
+        out[i] = np.asarray(Image.fromarray(image).resize((hw[1], hw[0]), Image.Resampling.BILINEAR))
+    return out
