@@ -49,13 +49,10 @@ LAYER_ARGS: dict[str, dict[str, Any]] = {
 # Sequential model declares the model input, the old Keras 2 way.
 COMMON_ARGS = ("name", "input_shape")
 
-# Keras's default layer names: the class name in snake_case.
-_SNAKE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-
-
 def default_base_name(kind: str) -> str:
-    """`MaxPooling2D` -> `max_pooling2d`, as Keras names layers."""
-    return _SNAKE.sub("_", kind).lower()
+    """Keras's snake_case of the class name: MaxPooling2D -> max_pooling2d, ReLU -> re_lu."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", kind)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 @dataclasses.dataclass

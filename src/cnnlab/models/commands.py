@@ -1,0 +1,119 @@
+"""The `params`, `summary` and `models` commands (argument values in, text out)."""
+
+from __future__ import annotations
+
+import math
+
+from cnnlab.models.layers import ModelError, parse_shape
+from cnnlab.models.shapes import conv_params, dense_params, fmt, shape_text, window_output
+
+
+def dense_answer(input_shape, units: int, use_bias: bool = True) -> tuple[int, str]:
+    """Dense(units) connected to every input value: (count, explanation lines)."""
+    shape = parse_shape(input_shape, "--input")
+    if units < 1:
+        raise ModelError(f"--units {units} must be a positive integer")
+    inputs = math.prod(shape)
+    n, formula = dense_params(inputs, units, use_bias)
+    dims = "x".join(map(str, shape))
+    lines = [
+        f"Dense({units}{'' if use_bias else ', use_bias=False'}) on {dims} inputs "
+        f"(flattened: {'*'.join(map(str, shape))} = {fmt(inputs)} values)",
+        f"parameters = (inputs{' + 1 bias' if use_bias else ''}) * units = {formula}",
+    ]
+    return n, "\n".join(lines)
+
+
+def conv_answer(
+    kernel, filters: int, channels: int | None = None, input_shape=None,
+    strides="1", padding: str = "valid", use_bias: bool = True,
+) -> tuple[int, str]:
+    """Conv2D(filters, kernel): (count, explanation lines incl. output shape when known)."""
+    kh, kw = _pair(kernel, "--kernel")
+    sh, sw = _pair(strides, "--strides")
+    shape = parse_shape(input_shape, "--input") if input_shape else None
+    if shape is not None:
+        if len(shape) != 3:
+            raise ModelError(f"--input {input_shape} must be height x width x channels, like 32x32x3")
+        if channels is not None and channels != shape[2]:
+            raise ModelError(f"--channels {channels} disagrees with --input {input_shape}")
+        channels = shape[2]
+    if channels is None:
+        raise ModelError("give --input HxWxC (e.g. 32x32x3) or --channels C")
+    if filters < 1 or channels < 1:
+        raise ModelError("--filters and --channels must be positive integers")
+    n, formula = conv_params((kh, kw), channels, filters, use_bias)
+    lines = [
+        f"Conv2D({filters}, ({kh}, {kw}){'' if use_bias else ', use_bias=False'}) "
+        f"on {channels} input channel{'s' if channels != 1 else ''}",
+        f"parameters = (kernel height * width * input channels{' + 1 bias' if use_bias else ''})"
+        f" * filters = {formula}",
+    ]
+    if shape is not None:
+        out = tuple(window_output(s, k, st, padding) for s, k, st in zip(shape[:2], (kh, kw), (sh, sw)))
+        if min(out) < 1:
+            raise ModelError(
+                f"the {kh}x{kw} kernel is larger than the {shape[0]}x{shape[1]} input; "
+                "use padding='same' or a smaller kernel"
+            )
+        lines.append(f"output shape = {shape_text(out + (filters,))} (padding='{padding}')")
+    return n, "\n".join(lines)
+
+
+def _pair(text, what: str) -> tuple[int, int]:
+    shape = parse_shape(str(text), what)
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    if len(shape) != 2:
+        raise ModelError(f"{what} {text} should be one or two sizes, like 3x3")
+    return shape
+
+
+def params(args) -> int:
+    if args.layer == "dense":
+        n, text = dense_answer(args.input, args.units, not args.no_bias)
+    else:
+        n, text = conv_answer(
+            args.kernel, args.filters, args.channels, args.input, args.strides, args.padding,
+            not args.no_bias,
+        )
+    print(text)
+    print(fmt(n))
+    return 0
+
+
+def resolve_data(dataset: str | None, input_shape, classes: int | None):
+    """(input_shape, classes) from --dataset / --input-shape / --classes."""
+    if dataset:
+        from cnnlab.datasets import dataset_meta
+
+        meta = dataset_meta(dataset)
+        if input_shape is None:
+            input_shape = meta.input_shape
+        if classes is None:
+            classes = meta.num_classes
+    return input_shape, classes
+
+
+def summary(args) -> int:
+    from cnnlab.models.shapes import analyze
+    from cnnlab.models.source import load_model
+    from cnnlab.models.summary import format_summary
+
+    shape, classes = resolve_data(args.dataset, args.input_shape, args.classes)
+    spec = load_model(args.model, shape, classes)
+    report = analyze(spec)
+    print(format_summary(report, explain=args.explain, macs=args.macs, line_length=args.line_length), end="")
+    return 0
+
+
+def list_models(args) -> int:
+    from cnnlab.models.presets import PRESETS
+    from cnnlab.models.shapes import analyze
+
+    print(f"{'name':<22}{'input':<14}{'params':>10}  about")
+    for name, preset in PRESETS.items():
+        total = analyze(preset.spec()).total
+        dims = "x".join(map(str, preset.default_input))
+        print(f"{name:<22}{dims:<14}{fmt(total):>10}  {preset.about}")
+    return 0

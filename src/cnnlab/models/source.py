@@ -1,0 +1,73 @@
+"""Where a model comes from: a preset name, a file (layer list, Keras code, TOML/JSON), or stdin.
+
+`load_model` returns a ModelSpec whose input shape is known: from the model itself,
+else from the caller (a dataset or --input-shape). Presets adapt to the data; a
+user's model must fit it, or the error says how they differ.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from cnnlab.models.layers import ModelError, ModelSpec, parse_shape
+from cnnlab.models.presets import PRESETS
+
+
+def read_model_text(ref: str) -> tuple[str, str]:
+    """(text, source name) for `-` (stdin) or a path."""
+    if ref == "-":
+        return sys.stdin.read(), "<stdin>"
+    try:
+        with open(ref, encoding="utf-8-sig") as f:
+            return f.read(), ref
+    except UnicodeDecodeError:
+        raise ModelError(f"{ref}: not a text file; give Keras code, a layer list, TOML or JSON") from None
+    except OSError as e:
+        raise ModelError(f"{ref}: cannot read it ({e.strerror})") from None
+
+
+def load_model(
+    ref: str | ModelSpec,
+    input_shape: tuple[int, ...] | str | None = None,
+    classes: int | None = None,
+) -> ModelSpec:
+    """A ModelSpec ready for `analyze` / `build`.
+
+    `input_shape` (H, W, C) is what the data gives; `classes` the number of labels.
+    """
+    shape = parse_shape(input_shape, "--input-shape") if input_shape is not None else None
+    if isinstance(ref, ModelSpec):
+        spec = ref
+    elif ref in PRESETS:
+        return PRESETS[ref].spec(shape, classes)
+    elif ref == "-" or os.path.exists(ref):
+        from cnnlab.models.parse import parse_model
+
+        text, source = read_model_text(ref)
+        spec = parse_model(text, source=source)
+    else:
+        raise ModelError(
+            f"unknown model {ref!r}: not a preset ({', '.join(PRESETS)}) and no such file"
+        )
+    return fit_to_data(spec, shape, classes)
+
+
+def fit_to_data(spec: ModelSpec, shape, classes: int | None) -> ModelSpec:
+    """Fill a missing input shape from the data; refuse a model that does not fit it."""
+    if shape is not None:
+        if spec.input_shape is None:
+            spec = spec.with_input_shape(shape)
+        elif tuple(spec.input_shape) != tuple(shape):
+            raise ModelError(
+                f"model {spec.name!r} takes input {tuple(spec.input_shape)} but the data is "
+                f"{tuple(shape)}; change the model's Input shape or pick a matching dataset"
+            )
+    if classes is not None:
+        last = spec.layers[-1]
+        if last.kind == "Dense" and last.args["units"] != classes:
+            raise ModelError(
+                f"{last.where()} has {last.args['units']} units but the data has {classes} "
+                f"classes; make it Dense({classes})"
+            )
+    return spec
