@@ -1,0 +1,124 @@
+"""The command line: answers, exit codes, exact messages, and what it imports."""
+
+import subprocess
+import sys
+
+import pytest
+
+from cnnlab.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_params_dense_prints_the_lesson_answer_with_formula(capsys):
+    code, out, _ = run(capsys, "params", "dense", "--input", "32x32x3", "--units", "100")
+    assert code == 0
+    assert "(3072 + 1) * 100 = 307,300" in out
+    assert out.splitlines()[-1] == "307,300"
+
+
+def test_params_conv_without_bias(capsys):
+    code, out, _ = run(
+        capsys, "params", "conv", "--kernel", "3x3", "--channels", "3", "--filters", "100", "--no-bias"
+    )
+    assert code == 0
+    assert "3*3*3 * 100 = 2,700" in out
+    assert out.splitlines()[-1] == "2,700"
+
+
+def test_params_conv_with_input_gives_output_shape(capsys):
+    code, out, _ = run(capsys, "params", "conv", "--input", "32x32x3", "--kernel", "3", "--filters", "32")
+    assert code == 0
+    assert "(3*3*3 + 1) * 32 = 896" in out
+    assert "output shape = (None, 30, 30, 32)" in out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["params", "dense", "--input", "32xAx3", "--units", "10"],
+         "cnnlab: error: --input '32xAx3' is not a shape; write it like 32,32,3\n"),
+        (["params", "conv", "--kernel", "3x3", "--filters", "4"],
+         "cnnlab: error: give --input HxWxC (e.g. 32x32x3) or --channels C\n"),
+        (["params", "conv", "--input", "2x2x3", "--kernel", "3x3", "--filters", "4"],
+         "cnnlab: error: the 3x3 kernel is larger than the 2x2 input; use padding='same' or a smaller kernel\n"),
+        (["summary", "no_such_model"],
+         "cnnlab: error: unknown model 'no_such_model': not a preset (dense100, conv100, dense_only, "
+         "cifar_model_small, cifar_model, cifar_model_dropout, mnist_convnet) and no such file\n"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert err == message
+    assert out == ""
+
+
+def test_argparse_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["params", "dense", "--units", "x"])
+    assert e.value.code == 2
+    assert "invalid int value: 'x'" in capsys.readouterr().err
+
+
+def test_summary_of_the_lesson_model(capsys):
+    code, out, _ = run(capsys, "summary", "cifar_model", "--line-length", "76")
+    assert code == 0
+    assert out.startswith('Model: "cifar_model"\n')
+    assert "│ conv2d_2 (Conv2D)               │ (None, 4, 4, 32)       │         9,248 │" in out
+    assert " Total params: 36,138 (141.16 KB)\n" in out
+
+
+def test_summary_explain_and_macs(capsys):
+    code, out, _ = run(capsys, "summary", "cifar_model_small", "--explain", "--macs")
+    assert code == 0
+    assert "(1152 + 1) * 32 = 36,896" in out
+    assert " Total MACs: 2,372,288 per image" in out
+
+
+def test_summary_of_a_model_that_does_not_fit_says_where(capsys, tmp_path):
+    code, _, err = run(capsys, "summary", "cifar_model", "--input-shape", "10,10,3")
+    assert code == 2
+    assert err == (
+        "cnnlab: error: conv2d_2 (Conv2D): the 3x3 kernel is larger than its 1x1 input "
+        "(Keras: negative dimension size); use padding='same', a smaller kernel, "
+        "or fewer downsampling layers before it\n"
+    )
+
+
+def test_models_lists_presets_with_their_totals(capsys):
+    code, out, _ = run(capsys, "models")
+    assert code == 0
+    assert "cifar_model           32x32x3           36,138" in out
+    assert "cifar_model_small     32x32x3           47,370" in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--help"], ["params", "dense", "--input", "32x32x3", "--units", "100"], ["summary", "cifar_model"]],
+)
+def test_cli_does_not_import_torch(argv):
+    code = (
+        "import sys\n"
+        "from cnnlab.cli import main\n"
+        "try:\n"
+        f"    main({argv!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_python_dash_m_works():
+    result = subprocess.run(
+        [sys.executable, "-m", "cnnlab", "params", "dense", "--input", "28x28", "--units", "10"],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0
+    assert result.stdout.splitlines()[-1] == "7,850"
