@@ -694,3 +694,240 @@ def test_equal_to_specs_built_directly():
     text = "i = Input((32,32,3)); x = Conv2D(32, 3, activation='relu')(i); x = MaxPooling2D()(x)\n"
     text += "x = Flatten()(x); o = Dense(10)(x); model = Model(i, o, name='cifar_model')"
     assert parse_model(text).to_dict() == expected.to_dict()
+
+
+# ---------------------------------------------------------------- property-based: render, parse, compare
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+PREFIXES = ["", "layers.", "keras.layers.", "tf.keras.layers.", "tensorflow.keras.layers."]
+QUOTES = [("'", "'"), ('"', '"'), ("\u2018", "\u2019"), ("\u201c", "\u201d"), ("\u2019", "\u2019")]
+ALIAS = {"Conv2D": ["Conv2D", "Convolution2D"], "MaxPooling2D": ["MaxPooling2D", "MaxPool2D"],
+         "AveragePooling2D": ["AveragePooling2D", "AvgPool2D"],
+         "GlobalAveragePooling2D": ["GlobalAveragePooling2D", "GlobalAvgPool2D"],
+         "GlobalMaxPooling2D": ["GlobalMaxPooling2D", "GlobalMaxPool2D"]}  # fmt: skip
+ORDER = {"Conv2D": ["filters", "kernel_size", "strides", "padding"],
+         "MaxPooling2D": ["pool_size", "strides", "padding"],
+         "AveragePooling2D": ["pool_size", "strides", "padding"],
+         "Dense": ["units", "activation", "use_bias"], "Dropout": ["rate"],
+         "Activation": ["activation"]}  # fmt: skip
+
+sizes = st.integers(1, 7)
+pairs = st.one_of(sizes, st.tuples(sizes, sizes))
+activations = st.sampled_from([None, "relu", "sigmoid", "tanh", "softmax", "linear"])
+
+
+def optional(**fields):
+    """A dict strategy where every field may be left out (Keras's default then applies)."""
+    return st.fixed_dictionaries({}, optional=fields)
+
+
+LAYER_STRATEGIES = {
+    "Conv2D": st.fixed_dictionaries(
+        {"filters": st.integers(1, 128), "kernel_size": pairs},
+        optional={"strides": pairs, "padding": st.sampled_from(["valid", "same"]),
+                  "activation": activations, "use_bias": st.booleans()},
+    ),  # fmt: skip
+    "MaxPooling2D": optional(pool_size=pairs, strides=pairs, padding=st.sampled_from(["valid", "same"])),
+    "AveragePooling2D": optional(pool_size=pairs, padding=st.sampled_from(["valid", "same"])),
+    "GlobalAveragePooling2D": st.just({}),
+    "GlobalMaxPooling2D": st.just({}),
+    "Flatten": st.just({}),
+    "Dense": st.fixed_dictionaries(
+        {"units": st.integers(1, 512)}, optional={"activation": activations, "use_bias": st.booleans()}
+    ),
+    "Dropout": st.fixed_dictionaries({"rate": st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.75])}),
+    "BatchNormalization": optional(momentum=st.sampled_from([0.9, 0.99]), epsilon=st.sampled_from([1e-3, 1e-5])),
+    "Activation": st.fixed_dictionaries({"activation": activations.filter(lambda a: a is not None)}),
+    "ReLU": st.just({}),
+}
+
+
+@st.composite
+def layer_stacks(draw):
+    kinds_ = draw(st.lists(st.sampled_from(sorted(LAYER_STRATEGIES)), min_size=1, max_size=7))
+    layers = []
+    for i, kind in enumerate(kinds_):
+        args = dict(draw(LAYER_STRATEGIES[kind]))
+        if draw(st.integers(0, 9)) == 0:
+            args["name"] = f"my_{kind.lower()}_{i}"
+        layers.append((kind, args))
+    shape = draw(st.one_of(st.none(), st.lists(st.integers(1, 64), min_size=1, max_size=3).map(tuple)))
+    return layers, shape
+
+
+class Renderer:
+    def __init__(self, draw):
+        self.draw = draw
+
+    def pick(self, options):
+        return self.draw(st.sampled_from(options))
+
+    def string(self, s):
+        left, right = self.pick(QUOTES)
+        return f"{left}{s}{right}"
+
+    def value(self, key, v):
+        if isinstance(v, str):
+            if key == "activation" and v != "linear" and self.draw(st.booleans()):
+                return self.pick(["tf.nn.", "keras.activations.", "activations."]) + v
+            return self.string(v)
+        if isinstance(v, tuple):
+            if key in ("kernel_size", "pool_size", "strides") and v[0] == v[1] and self.draw(st.booleans()):
+                return str(v[0])
+            inner = ", ".join(str(x) for x in v)
+            return self.pick([f"({inner}{',' if len(v) == 1 else ''})", f"[{inner}]"])
+        return repr(v)
+
+    def layer(self, kind, args, extra=None):
+        args = dict(args)
+        if extra:
+            args.update(extra)
+        order = ORDER.get(kind, [])
+        n = 0
+        while n < len(order) and order[n] in args:
+            n += 1
+        n = self.draw(st.integers(0, n))
+        parts = [self.value(k, args[k]) for k in order[:n]]
+        rest = [k for k in args if k not in order[:n]]
+        rest = self.draw(st.permutations(rest))
+        parts += [f"{k}={self.value(k, args[k])}" for k in rest]
+        name = self.pick(ALIAS.get(kind, [kind]))
+        return f"{self.pick(PREFIXES)}{name}({', '.join(parts)})"
+
+    def shape(self, shape):
+        inner = ", ".join(str(x) for x in shape) + ("," if len(shape) == 1 else "")
+        return self.pick([f"shape=({inner})", f"({inner})"])
+
+    def input(self, shape):
+        return self.pick(["Input", "keras.Input", "layers.Input", "tf.keras.Input"]) + f"({self.shape(shape)})"
+
+
+@st.composite
+def rendered_models(draw):
+    """(text, expected spec, may shuffle/join) in a random style."""
+    layers, shape = draw(layer_stacks())
+    r = Renderer(draw)
+    style = draw(st.sampled_from(["layer_file", "sequential", "sequential_add", "functional", "functional_unique"]))
+    name = draw(st.sampled_from([None, "my_model", "cifar_model"]))
+    hint = None
+    lines = []
+    first_kw = {}
+    if style in ("functional", "functional_unique"):
+        if shape is None:
+            hint = "train_images.shape[1:]"
+            lines.append(f"inputs = keras.Input(shape={hint})")
+        else:
+            lines.append(f"inputs = {r.input(shape)}")
+        prev = "inputs"
+        for i, (kind, args) in enumerate(layers):
+            last = i == len(layers) - 1
+            var = "outputs" if last else ("x" if style == "functional" else f"x{i + 1}")
+            lines.append(f"{var} = {r.layer(kind, args)}({prev})")
+            prev = var
+        name_kw = f", name={r.string(name)}" if name else ""
+        lines.append(r.pick([f"model = keras.Model(inputs=inputs, outputs=outputs{name_kw})",
+                             f"model = Model(inputs, outputs{name_kw})"]))  # fmt: skip
+        default = "functional"
+    else:
+        if shape is not None:
+            how = draw(st.sampled_from(["input", "input_shape"]))
+            if how == "input_shape" and style != "layer_file":
+                first_kw = {"input_shape": shape}
+            else:
+                lines.append(r.input(shape))
+        calls = [r.layer(kind, args, first_kw if i == 0 else None) for i, (kind, args) in enumerate(layers)]
+        lines += calls
+        default = "sequential"
+        name_kw = f"name={r.string(name)}" if name else ""
+        if style == "layer_file":
+            if draw(st.booleans()):
+                lines.insert(0, "# " + draw(st.sampled_from(["my model", "from the lesson", "Model: x"])))
+        elif style == "sequential":
+            body = ",\n    ".join(lines)
+            sep = ", " if name_kw else ""
+            lines = [r.pick(["model = keras.Sequential([", "model = Sequential(["]), "    " + body, f"]{sep}{name_kw})"]
+        else:
+            head = r.pick(["model = keras.Sequential(", "model = models.Sequential(", "model = Sequential("])
+            lines = [head + name_kw + ")"] + [f"model.add({c})" for c in lines]
+    if style == "layer_file" and name is not None:
+        expected_name = name
+        call_name = name
+    else:
+        expected_name = name or default
+        call_name = None
+    built = [make_layer(kind, dict(args)) for kind, args in layers]
+    expected = new_spec(expected_name, built, shape, functional=style.startswith("functional"), input_hint=hint)
+    return lines, style, expected, call_name
+
+
+def compare(spec, expected):
+    assert spec.to_dict() == expected.to_dict()
+    assert spec.input_hint == expected.input_hint
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rendered_models())
+def test_rendered_models_parse_back(model):
+    lines, style, expected, name = model
+    compare(parse_model("\n".join(lines), name=name), expected)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rendered_models(), st.data())
+def test_rendered_models_survive_pasting(model, data):
+    """Joined lines, shuffled lines (unique names), prompts, indentation and odd spaces."""
+    lines, style, expected, name = model
+    if style == "functional_unique" and data.draw(st.booleans(), "shuffle"):
+        lines = data.draw(st.permutations(lines), "order")
+    how = data.draw(st.sampled_from(["join", "prompt", "indent", "nbsp", "crlf"]), "how")
+    if how == "join":
+        text = data.draw(st.sampled_from([" ", "  ", "\u00a0"]), "sep").join(lines)
+        if style == "layer_file":
+            text = text.replace("# ", "\n# ", 1) if lines[0].startswith("#") else text
+            if lines[0].startswith("#"):
+                text = lines[0] + "\n" + " ".join(lines[1:])
+    elif how == "prompt":
+        physical = "\n".join(lines).split("\n")
+        text = "\n".join(("... " if line.startswith((" ", "]")) else ">>> ") + line for line in physical)
+        text += "\nModel: \"whatever\"\n"
+    elif how == "indent":
+        text = "\n".join("    " + line for line in lines)
+    elif how == "nbsp":
+        text = "\n".join(line.replace(" ", "\u00a0") for line in lines)
+    else:
+        text = "\r\n".join(lines) + "\r\n"
+    compare(parse_model(text, name=name), expected)
+
+
+GARBAGE = list("()[]{}=,.:;'\"#\n \t0123456789abxyzCDLN_+-*/\\@>%!`\u2019\u201c") + [
+    "Conv2D", "Dense(", "keras.Input(", "layers.", "x = ", "(x)", "Model(", "Sequential([", "model.add(",
+    "[[layers]]\n", "kind = ", '{"layers": [', "\u00a0", ">>> ", "In [1]: ", "def f():\n", "inputs", "**",
+    "shape=", "input_shape=", "None", "9**99999", "lambda", "import keras ", "class M(keras.Model):",
+]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(GARBAGE), max_size=40).map("".join))
+def test_garbage_parses_or_raises_model_error(text):
+    try:
+        spec = parse_model(text)
+    except ModelError as err:
+        assert str(err).startswith("<stdin>: ")
+    else:
+        assert isinstance(spec, ModelSpec) and spec.layers
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rendered_models(), st.data())
+def test_damaged_models_parse_or_raise_model_error(model, data):
+    text = "\n".join(model[0])
+    for _ in range(data.draw(st.integers(1, 4), "cuts")):
+        i = data.draw(st.integers(0, len(text)), "at")
+        j = data.draw(st.integers(i, min(len(text), i + 5)), "to")
+        text = text[:i] + data.draw(st.sampled_from(["", "(", ")", "'", ",", "\n", " x = "]), "with") + text[j:]
+    try:
+        parse_model(text)
+    except ModelError:
+        pass
