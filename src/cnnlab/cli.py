@@ -50,6 +50,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("models", help="list the preset models")
 
     # (other stages add their subcommands below this line)
+
+    # --- datasets -----------------------------------------------------------------
+    ds = sub.add_parser("datasets", help="list, download, inspect and preview datasets")
+    dsub = ds.add_subparsers(dest="datasets_command", metavar="ACTION", required=True, parser_class=_Parser)
+    dsub.add_parser("list", help="every dataset: shape, classes, size on disk, where it is")
+    dl = dsub.add_parser("download", help="download, verify and decode datasets (progress on stderr)")
+    dl.add_argument("names", nargs="+", metavar="NAME", help="mnist, fashion_mnist, cifar10, cifar100")
+    di = dsub.add_parser("info", help="shapes, class counts, source files with their hashes, location")
+    di.add_argument("name", help="a dataset name or an image folder")
+    di.add_argument("--label-mode", choices=["fine", "coarse"], default="fine", help="cifar100 labels")
+    dw = dsub.add_parser("show", help="save a labelled grid of sample images")
+    dw.add_argument("name", help="a dataset name or an image folder")
+    dw.add_argument("--out", help="image file to write (default NAME_grid.png)")
+    dw.add_argument("--split", choices=["train", "test"], default="train")
+    dw.add_argument("--count", type=int, default=25, help="number of images (default 25, a 5x5 grid)")
+    dw.add_argument("--seed", type=int, default=0, help="which images are picked")
+    dw.add_argument("--offline", action="store_true", help="never download")
     return parser
 
 
@@ -99,7 +116,14 @@ def _models(args) -> int:
     return commands.list_models(args)
 
 
+def _datasets(args) -> int:
+    from cnnlab.datasets import commands as dataset_commands
+
+    return dataset_commands.run(args)
+
+
 _HANDLERS = {
+    "datasets": _datasets,
     "params": _params,
     "summary": _summary,
     "models": _models,
