@@ -5,11 +5,34 @@ Public API (explicit re-exports; torch is imported only when a function needs it
 
 from cnnlab.errors import CnnlabError
 from cnnlab.models.layers import Layer, ModelError, ModelSpec
+from cnnlab.models.shapes import analyze, conv_params, dense_params
+from cnnlab.models.source import load_model
+from cnnlab.models.summary import format_summary
 
 __version__ = "0.1.0"
 
+# Imported on first use, so that `import cnnlab` stays light (no torch).
+_LAZY = {
+    "build": "cnnlab.models.build",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'cnnlab' has no attribute {name!r}")
+
+
 __all__ = [
     "CnnlabError",
+    "analyze",
+    "build",
+    "conv_params",
+    "dense_params",
+    "format_summary",
+    "load_model",
     "Layer",
     "ModelError",
     "ModelSpec",
