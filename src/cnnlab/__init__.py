@@ -3,6 +3,7 @@
 Public API (explicit re-exports; torch is imported only when a function needs it).
 """
 
+from cnnlab.datasets import DatasetError, DatasetMeta, dataset_meta, load_dataset
 from cnnlab.errors import CnnlabError
 from cnnlab.models.layers import Layer, ModelError, ModelSpec
 from cnnlab.models.shapes import analyze, conv_params, dense_params
@@ -27,6 +28,8 @@ def __getattr__(name: str):
 
 __all__ = [
     "CnnlabError",
+    "DatasetError",
+    "DatasetMeta",
     "analyze",
     "build",
     "conv_params",
@@ -37,4 +40,6 @@ __all__ = [
     "ModelError",
     "ModelSpec",
     "__version__",
+    "dataset_meta",
+    "load_dataset",
 ]

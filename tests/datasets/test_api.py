@@ -134,3 +134,10 @@ def test_empty_and_missing_folders_are_explained(tmp_path):
     (tmp_path / "hollow" / "cat").mkdir(parents=True)
     with pytest.raises(DatasetError, match="hollow/cat has no .png/.jpg/.jpeg images"):
         load_dataset(tmp_path / "hollow")
+
+
+def test_top_level_reexports():
+    import cnnlab
+
+    assert cnnlab.load_dataset is load_dataset and cnnlab.dataset_meta is dataset_meta
+    assert issubclass(cnnlab.DatasetError, cnnlab.CnnlabError)
