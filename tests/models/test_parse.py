@@ -931,3 +931,64 @@ def test_damaged_models_parse_or_raise_model_error(model, data):
         parse_model(text)
     except ModelError:
         pass
+
+
+# ---------------------------------------------------------------- more pasting, more corners
+
+
+def test_ipython_console_and_numbered_lines():
+    text = "In [3]: model = keras.Sequential([\n   ...:     layers.Dense(3, input_shape=(4,)),\n   ...: ])\n"
+    assert summary(parse_model(text)) == [("Dense", "dense", 2)]
+    numbered = """\
+    1 import keras
+    2 from keras import layers
+    3
+    4 inputs = keras.Input(shape=(28, 28, 1))
+    5 x = layers.Conv2D(8, 3)(inputs)
+    6     x = layers.Flatten()(x)
+    7 outputs = layers.Dense(10)(x)
+    """
+    spec = parse_model(textwrap.dedent(numbered))
+    assert spec.input_shape == (28, 28, 1)
+    assert summary(spec) == [("Conv2D", "conv2d", 5), ("Flatten", "flatten", 6), ("Dense", "dense", 7)]
+
+
+def test_input_shapes_cnnlab_cannot_fix_become_hints():
+    spec = parse_model("Input(shape=(None, None, 3))\nConv2D(3, 3)")
+    assert (spec.input_shape, spec.input_hint) == (None, "(None, None, 3)")
+    spec = parse_model("Input(batch_shape=(None, 28, 28, 1))\nFlatten()")
+    assert (spec.input_shape, spec.input_hint) == ((28, 28, 1), None)
+    spec = parse_model("def get_model(X_TRAIN_SHAPE):\n    model = Sequential()\n"
+                       "    model.add(Conv2D(32, (3, 3), input_shape=X_TRAIN_SHAPE))\n    return model")  # fmt: skip
+    assert (spec.input_shape, spec.input_hint) == (None, "X_TRAIN_SHAPE")
+    spec = parse_model("inputs = keras.Input((28, 28) + (1,))\nx = layers.Dense(2)(inputs)")
+    assert spec.input_shape == (28, 28, 1)
+
+
+def test_application_keywords_and_python2_print_are_tolerated():
+    text = """\
+    inputs = keras.Input((16,))
+    x = layers.Dropout(0.5)(inputs, training=True)
+    outputs = layers.Dense(2)(x)
+    model = keras.Model(inputs, outputs)
+    print model.summary()
+    """
+    assert kinds(parse_model(textwrap.dedent(text))) == ["Dropout", "Dense"]
+
+
+def test_error_value_through_a_name_shows_where_it_came_from():
+    text = "num_classes = len(class_names)\nmodel = keras.Sequential([layers.Dense(num_classes)])"
+    assert error(text) == (
+        "<stdin>: line 2: Dense: units=num_classes (from num_classes = len(class_names)) is not a "
+        "value cnnlab can work out without running the code; write the value itself, e.g. units=10"
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Dense(" + "-" * 100_000 + "1)", "Dense(" + "1+" * 100_000 + "1)", "(" * 1000 + ")" * 1000,
+     "Dense(" + "[" * 100 + "1" + "]" * 100 + ")", "Dense(2**10**10)", "a = b\nb = a\nDense(a)"],
+)  # fmt: skip
+def test_pathological_text_raises_model_error(text):
+    with pytest.raises(ModelError):
+        parse_model(text)

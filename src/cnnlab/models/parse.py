@@ -84,7 +84,7 @@ def parse_model(text: str, source: str = "<stdin>", name: str | None = None) -> 
         return _parse(text, name)
     except ModelError as err:
         raise ModelError(f"{source}: {err}") from None
-    except RecursionError:
+    except (RecursionError, MemoryError):  # ast's limits on nesting
         raise ModelError(f"{source}: the text is nested too deeply to read as a model") from None
 
 
@@ -123,17 +123,20 @@ _FENCE = re.compile(r"\s*(```|~~~)")
 _JUPYTER_IN = re.compile(r"\s*In\s*\[\s*\d*\s*\]:\s?")
 _JUPYTER_OUT = re.compile(r"\s*Out\s*\[\s*\d*\s*\]:")
 _PROMPT = re.compile(r"\s*(>>>|\.\.\.)( |$)")
+_IPYTHON_MORE = re.compile(r"\s*\.\.\.:( |$)")
+_NUMBERED = re.compile(r"\s*(\d+)(\s|$)")
 
 
 def _clean_lines(text: str) -> str:
     """Drop prompts, Markdown fences, notebook magics; keep the line count (line numbers)."""
-    lines = text.split("\n")
+    lines = _strip_line_numbers(text.split("\n"))
     doctest = any(re.match(r"\s*>>>( |$)", line) for line in lines)
     out = []
     for line in lines:
         if _FENCE.match(line) or _JUPYTER_OUT.match(line):
             line = ""
         line = _JUPYTER_IN.sub("", line, count=1) if _JUPYTER_IN.match(line) else line
+        line = _IPYTHON_MORE.sub("", line, count=1) if _IPYTHON_MORE.match(line) else line
         if doctest:  # a console session: only prompted lines are code, the rest is output
             m = _PROMPT.match(line)
             line = line[m.end() :] if m else ""
@@ -141,6 +144,17 @@ def _clean_lines(text: str) -> str:
             line = ""
         out.append(line.replace("`", ""))
     return textwrap.dedent("\n".join(out))
+
+
+def _strip_line_numbers(lines: list[str]) -> list[str]:
+    """Code copied from a page that numbers its lines: `1 import keras`, `2 ...`."""
+    numbered = [(i, _NUMBERED.match(line)) for i, line in enumerate(lines) if line.strip()]
+    if len(numbered) < 3 or not all(m for _, m in numbered):
+        return lines
+    numbers = [int(m.group(1)) for _, m in numbered if m]
+    if any(b - a != j - i for (i, _), (j, _), a, b in zip(numbered, numbered[1:], numbers, numbers[1:])):
+        return lines  # numbers must count the lines (blank lines included)
+    return [line[m.end() :] if m else line for line, m in ((ln, _NUMBERED.match(ln)) for ln in lines)]
 
 
 # ---------------------------------------------------------------- statements, with recovery
@@ -479,10 +493,13 @@ class _Reader:
                 if key == "input_shape" and first:
                     self.hint = self.source_of(node, _pos(node))
                     continue
+                shown = _text(node)
+                origin = self.source_of(node, _pos(node))
+                if isinstance(node, ast.Name) and origin != shown:
+                    shown += f" (from {shown} = {origin})"
                 raise ModelError(
-                    f"{at}{kind}: {key}={_text(node)} is not a value cnnlab can work out without "
-                    "running the code; write the value itself, e.g. "
-                    + _example(key)
+                    f"{at}{kind}: {key}={shown} is not a value cnnlab can work out without "
+                    "running the code; write the value itself, e.g. " + _example(key)
                 ) from None
             if key == "input_shape" and first and _has_none(args[key]):
                 self.hint = _text(node)
