@@ -97,7 +97,7 @@ def offline_error(spec: DatasetSpec, search: Search) -> DatasetError:
         looked.append(f"{names} in {dirs}")
     rejected = f" Rejected: {'; '.join(search.rejected)}." if search.rejected else ""
     return DatasetError(f"{spec.name} is not on this machine and downloads are off (offline). "
-                        f"Looked for {' / '.join(looked)}.{rejected} {manual_fix(spec)}")
+                        f"Looked for {'; or '.join(looked)}.{rejected} {manual_fix(spec)}")
 
 
 def check_arrays(spec: DatasetSpec, arrays: Arrays, origin: str) -> None:
