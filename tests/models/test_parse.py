@@ -992,3 +992,16 @@ def test_error_value_through_a_name_shows_where_it_came_from():
 def test_pathological_text_raises_model_error(text):
     with pytest.raises(ModelError):
         parse_model(text)
+
+
+def test_carpentries_code_with_every_line_break_lost():
+    text = " ".join(line for line in CIFAR_FUNCTIONAL.splitlines() if line and not line.startswith("#"))
+    text = text.replace("'", "\u2019")
+    spec = parse_model(text)
+    assert (spec.name, spec.input_hint, kinds(spec)) == ("cifar_model", "train_images.shape[1:]", CIFAR_KINDS)
+
+
+def test_statements_starting_with_a_bracket_after_lost_line_breaks():
+    text = "import numpy as np (x, y), (a, b) = data() [print(v) for v in y] m = Sequential([Dense(3)])"
+    assert kinds(parse_model(text)) == ["Dense"]
+    assert kinds(parse_model("from keras.layers import Dense (x, y) = 1, 2 Dense(3)")) == ["Dense"]

@@ -217,29 +217,39 @@ _GLUE = {"if", "else", "for", "in", "not", "is", "and", "or", "as", "lambda", "a
 _VALUES = {"True", "False", "None"}
 
 
-def _segments(code: str) -> list[tuple[int, int]]:
+def _segments(code: str) -> list[tuple[int, int, list[int]]]:
     """Cut `code` into statements: at line ends and `;` outside brackets, and where a
-    new statement must begin because lines were run together, e.g. `...(inputs) x = ...`."""
-    cuts: list[tuple[int, int]] = []
+    new statement must begin because lines were run together, e.g. `...(inputs) x = ...`.
+
+    Each statement comes with the places where another one may begin (`import keras
+    (x, y), z = ...`): tried only when the statement does not parse as it is.
+    """
+    cuts: list[tuple[int, int, list[int]]] = []
     start = depth = 0
-    prev = ""  # kind of the previous significant token: "end" (ends an expression) or ""
+    soft: list[int] = []
+    prev = ""  # "end" when the previous significant token ends an expression
     first = ""  # first word of the current statement
+    spaced = False  # whitespace before the current token
     for m in _TOKEN.finditer(code):
         kind, tok = m.lastgroup, m.group()
         if kind in ("space", "comment"):
+            spaced = True
             continue
         if kind == "newline" and depth == 0 or tok == ";" and depth == 0:
-            cuts.append((start, m.start()))
-            start, prev, first = m.end(), "", ""
+            cuts.append((start, m.start(), soft))
+            start, prev, first, soft = m.end(), "", "", []
             continue
         if kind == "newline":
+            spaced = True
             continue
         if depth == 0 and prev == "end" and kind == "name":
             glue = tok in _GLUE and not (tok == "from" and first != "raise")
             glue = glue and not (tok == "import" and first != "from")
             if not glue:
-                cuts.append((start, m.start()))
-                start, first = m.start(), ""
+                cuts.append((start, m.start(), soft))
+                start, first, soft = m.start(), "", []
+        elif depth == 0 and prev == "end" and spaced and (kind in ("string", "number") or tok in "(["):
+            soft.append(m.start())
         if not first:
             first = tok
         if tok in "([{":
@@ -248,9 +258,9 @@ def _segments(code: str) -> list[tuple[int, int]]:
             depth = max(depth - 1, 0)
         ends = kind in ("number", "string") or tok in ")]}"
         ends = ends or kind == "name" and (tok in _VALUES or not _is_keyword(tok))
-        prev = "end" if ends else ""
-    cuts.append((start, len(code)))
-    return [(a, b) for a, b in cuts if code[a:b].strip()]
+        prev, spaced = ("end" if ends else ""), False
+    cuts.append((start, len(code), soft))
+    return [(a, b, [c for c in soft if a < c < b]) for a, b, soft in cuts if code[a:b].strip()]
 
 
 def _is_keyword(word: str) -> bool:
@@ -259,33 +269,70 @@ def _is_keyword(word: str) -> bool:
     return keyword.iskeyword(word)
 
 
+def _split_further(code: str, a: int, b: int, soft: list[int]) -> list[tuple[int, int]] | None:
+    """Pieces of code[a:b] that each parse, cut at some of the `soft` places; None if none do."""
+    soft = [c for c in soft if a < c < b][:30]  # a few candidates: the search is quadratic
+    memo: dict[int, list[tuple[int, int]] | None] = {}
+
+    def pieces(i: int) -> list[tuple[int, int]] | None:
+        if i not in memo:
+            memo[i] = None
+            for c in [*(c for c in soft if c > i), b]:
+                if _parses(code[i:c]):
+                    rest = [] if c == b else pieces(c)
+                    if rest is not None:
+                        memo[i] = [(i, c), *rest]
+                        break
+        return memo[i]
+
+    return pieces(a)
+
+
+def _parses(text: str) -> bool:
+    try:
+        ast.parse(text.strip())
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return False
+    return True
+
+
 def _recover(code: str) -> list[ast.stmt]:
     """Read text that is not Python as a whole, statement by statement."""
     # Indentation from PDFs and web pages is unreliable: read every line unindented and
     # drop compound-statement headers (`def f():`, `with scope:`), keeping their bodies.
     flat = "\n".join(line.lstrip() for line in code.split("\n"))
     out: list[ast.stmt] = []
-    for a, b in _segments(flat):
-        a += len(flat[a:b]) - len(flat[a:b].lstrip())
-        piece = flat[a:b].rstrip()
-        line = flat.count("\n", 0, a) + 1
+    for a, b, soft in _segments(flat):
+        piece = flat[a:b].strip()
         if piece.startswith("@") or re.search(r":\s*(#.*)?$", piece) and _is_header(piece):
             continue
-        try:
-            tree = ast.parse(piece)
-        except (SyntaxError, ValueError) as err:
-            at = line + (err.lineno or 1) - 1 if isinstance(err, SyntaxError) else line
-            raise ModelError(_syntax_message(code, at, err)) from None
-        # Statements run together on one line: keep their columns in the line, for their order.
-        col = len(flat[flat.rfind("\n", 0, a) + 1 : a].encode())
-        for node in ast.walk(tree):
-            if getattr(node, "lineno", None) == 1:
-                node.col_offset += col
-            if getattr(node, "end_lineno", None) == 1:
-                node.end_col_offset += col
-        ast.increment_lineno(tree, line - 1)
-        out += _flatten(tree.body)
+        parts = [(a, b)]
+        if soft and len(piece) < 5000 and not _parses(piece):
+            parts = _split_further(flat, a, b, soft) or parts
+        for a, b in parts:
+            out += _read_piece(code, flat, a, b)
     return out
+
+
+def _read_piece(code: str, flat: str, a: int, b: int) -> list[ast.stmt]:
+    """Parse flat[a:b] with line numbers and columns as in the whole text."""
+    a += len(flat[a:b]) - len(flat[a:b].lstrip())
+    piece = flat[a:b].rstrip()
+    line = flat.count("\n", 0, a) + 1
+    try:
+        tree = ast.parse(piece)
+    except (SyntaxError, ValueError) as err:
+        at = line + (err.lineno or 1) - 1 if isinstance(err, SyntaxError) else line
+        raise ModelError(_syntax_message(code, at, err)) from None
+    # Statements run together on one line: keep their columns in the line, for their order.
+    col = len(flat[flat.rfind("\n", 0, a) + 1 : a].encode())
+    for node in ast.walk(tree):
+        if getattr(node, "lineno", None) == 1:
+            node.col_offset += col
+        if getattr(node, "end_lineno", None) == 1:
+            node.end_col_offset += col
+    ast.increment_lineno(tree, line - 1)
+    return _flatten(tree.body)
 
 
 def _is_header(piece: str) -> bool:
