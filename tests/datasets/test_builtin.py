@@ -1,5 +1,8 @@
 """load_dataset on registry datasets, with tiny fixture specs served from loopback."""
 
+import hashlib
+import io
+import tarfile
 from dataclasses import replace
 
 import numpy as np
@@ -20,6 +23,7 @@ from dsfixtures import (
 )
 
 from cnnlab.datasets import DatasetError, cache, load_dataset, registry
+from cnnlab.datasets.registry import Checksum, Source, SourceFile
 
 
 def _assert_same(loaded, arrays):
@@ -192,8 +196,23 @@ def test_cifar10_falls_back_to_the_python_version(install, mirrored):
     serve(mirrored, "cifar10", {"cifar-10-python.tar.gz": archive})  # binary: 404
     b = archive_spec(registry.CIFAR10, "cifar10-binary", "cifar-10-binary.tar.gz", binary, n_train=20, n_test=4)
     p = archive_spec(registry.CIFAR10, "cifar10-python", "cifar-10-python.tar.gz", archive, n_train=20, n_test=4)
-    install(registry.DatasetSpec(**{**b.__dict__, "sources": b.sources + p.sources}))
+    install(replace(b, sources=b.sources + p.sources))
     _assert_same(load_dataset("cifar10", progress=False), arrays)
+
+
+def test_cifar10_from_keras_extracted_batches_offline(install, isolated):
+    """Keras's cache may hold only cifar-10-batches-py/ (extracted); each batch has an md5."""
+    arrays, archive = cifar10_python_archive(seed=3)
+    folder = isolated / "keras" / "datasets"
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    files = tuple(SourceFile(f"cifar-10-batches-py/{n}", None, (Checksum(
+        "md5", hashlib.md5((folder / "cifar-10-batches-py" / n).read_bytes()).hexdigest(), "file", "test"),))
+        for n in names)
+    source = Source("cifar10-python-files", files, mirrors=(), discover=("~/.keras/datasets",))
+    install(replace(registry.CIFAR10, train_size=20, test_size=4, sources=(source,)))
+    _assert_same(load_dataset("cifar10", offline=True), arrays)
 
 
 def test_cifar100_fine_and_coarse_from_binary_and_python(install, mirrored):

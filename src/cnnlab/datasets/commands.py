@@ -101,7 +101,8 @@ def info(args) -> int:
         x_shape = "(N, H, W)" if meta.input_shape[2] == 1 else "(N, H, W, C)"
         print(f"  arrays: x uint8 {x_shape}, y uint8 {y_shape}")
         for i, source in enumerate(spec.sources, 1):
-            print(f"  source {i} ({source.format}), mirrors in order: {', '.join(source.mirrors)}")
+            mirrors = ", ".join(source.mirrors) or "none (used when found on this machine)"
+            print(f"  source {i} ({source.format}), mirrors in order: {mirrors}")
             for f in source.files:
                 print(f"    {f.name}  {f.size or '?'} bytes")
                 for c in f.checksums:

@@ -84,13 +84,20 @@ def _cifar_binary(folder: str, train: list[str], test: str, label_bytes: int) ->
     return decode
 
 
-def _cifar_python(folder: str, train: list[str], test: str, label_keys: tuple[str, ...]) -> Callable:
+def _cifar_python(folder: str, train: list[str], test: str, label_keys: tuple[str, ...], *,
+                  archive: bool = True) -> Callable:
+    """From the python-version archive, or (archive=False) from its already extracted files."""
+
     def decode(paths, contents, scratch: Path) -> Arrays:
-        root = _extracted(paths, scratch)
+        if archive:
+            root = _extracted(paths, scratch)
+            files = {f"{folder}/{n}": _member(root, f"{folder}/{n}") for n in [*train, test]}
+        else:
+            files = paths
 
         def read(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
-            parts = [parse_cifar_python_batch(_member(root, f"{folder}/{n}").read_bytes(),
-                                              label_keys=label_keys, what=f"{folder}/{n}") for n in names]
+            parts = [parse_cifar_python_batch(files[f"{folder}/{n}"].read_bytes(), label_keys=label_keys,
+                                              what=str(files[f"{folder}/{n}"])) for n in names]
             return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
         (x_train, l_train), (x_test, l_test) = read(train), read([test])
@@ -118,6 +125,10 @@ DECODERS: dict[str, Callable] = {
     "cifar100-binary": _cifar_binary("cifar-100-binary", ["train.bin"], "test.bin", 2),
     "cifar10-python": _cifar_python("cifar-10-batches-py", _C10_TRAIN, "test_batch", ("labels",)),
     "cifar100-python": _cifar_python("cifar-100-python", ["train"], "test", ("coarse_labels", "fine_labels")),
+    "cifar10-python-files": _cifar_python("cifar-10-batches-py", _C10_TRAIN, "test_batch", ("labels",),
+                                          archive=False),
+    "cifar100-python-files": _cifar_python("cifar-100-python", ["train"], "test",
+                                           ("coarse_labels", "fine_labels"), archive=False),
 }
 
 

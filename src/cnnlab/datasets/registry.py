@@ -219,6 +219,20 @@ CIFAR10 = DatasetSpec(
             mirrors=_TORONTO,
             discover=("~/.keras/datasets",),
         ),
+        # Keras's cache may hold only the extracted batches: usable offline, never downloaded.
+        Source(
+            format="cifar10-python-files",
+            files=tuple(SourceFile(f"cifar-10-batches-py/{name}", None, (_md5(md5, TV_CIFAR),)) for name, md5 in (
+                ("data_batch_1", "c99cafc152244af753f735de768cd75f"),
+                ("data_batch_2", "d4bba439e000b95fd0a9bffe97cbabec"),
+                ("data_batch_3", "54ebc095f3ab1f0389bbae665268c751"),
+                ("data_batch_4", "634d18415352ddfa80567beed471001a"),
+                ("data_batch_5", "482c414d41f54cd18b22e5b47cb7c3cb"),
+                ("test_batch", "40351d587109b95175f43aff81a1287e"),
+            )),
+            mirrors=(),
+            discover=("~/.keras/datasets",),
+        ),
     ),
 )
 
@@ -275,6 +289,15 @@ CIFAR100 = DatasetSpec(
                 )),
             ),
             mirrors=_TORONTO,
+            discover=("~/.keras/datasets",),
+        ),
+        Source(
+            format="cifar100-python-files",
+            files=(
+                SourceFile("cifar-100-python/train", None, (_md5("16019d7e3df5f24257cddd939b257f8d", TV_CIFAR),)),
+                SourceFile("cifar-100-python/test", None, (_md5("f0ef6b0ae62326f3e7ffdfab6717acfc", TV_CIFAR),)),
+            ),
+            mirrors=(),
             discover=("~/.keras/datasets",),
         ),
     ),
