@@ -909,7 +909,7 @@ GARBAGE = list("()[]{}=,.:;'\"#\n \t0123456789abxyzCDLN_+-*/\\@>%!`\u2019\u201c"
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.sampled_from(GARBAGE), max_size=40).map("".join))
+@given(st.one_of(st.lists(st.sampled_from(GARBAGE), max_size=40).map("".join), st.text(max_size=60)))
 def test_garbage_parses_or_raises_model_error(text):
     try:
         spec = parse_model(text)
@@ -1005,3 +1005,19 @@ def test_statements_starting_with_a_bracket_after_lost_line_breaks():
     text = "import numpy as np (x, y), (a, b) = data() [print(v) for v in y] m = Sequential([Dense(3)])"
     assert kinds(parse_model(text)) == ["Dense"]
     assert kinds(parse_model("from keras.layers import Dense (x, y) = 1, 2 Dense(3)")) == ["Dense"]
+
+
+def test_sequential_lines_out_of_order_use_names_defined_later():
+    text = """\
+    model = keras.Sequential(name=model_name)
+    model.add(layers.InputLayer(input_shape=(28, 28, 1)))
+    model.add(conv)
+    model.add(layers.Flatten())
+    conv = layers.Conv2D(n, 3)
+    model_name = 'late'
+    n = 8
+    """
+    spec = parse_model(textwrap.dedent(text))
+    assert (spec.name, spec.input_shape) == ("late", (28, 28, 1))
+    assert summary(spec) == [("Conv2D", "conv2d", 3), ("Flatten", "flatten", 4)]
+    assert spec.layers[0].args["filters"] == 8

@@ -428,7 +428,7 @@ class _Reader:
         if not defs:
             return None
         before = [expr for pos, expr in defs if pos < at]
-        return before[-1] if before else defs[-1]
+        return before[-1] if before else defs[-1][1]
 
     def value(self, node: ast.expr, at: tuple[int, int], depth: int = 0) -> Any:
         """Evaluate constants, tuples, lists, arithmetic and constant names; never runs code."""
