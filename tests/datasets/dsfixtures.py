@@ -28,7 +28,7 @@ class FaultServer:
     """Serves `files` ({url path: bytes}); `faults` ({url path: [fault, ...]}) are used up one
     per request: "404", "500", "truncate" (close after half the body), "reset" (RST mid-body),
     "stall" (send half, then go silent), "wrong" (same length, other bytes), "short" (a shorter
-    body announced as complete). `ranges=False` ignores Range headers."""
+    body announced as complete), "silent" (no answer at all). `ranges=False` ignores Range headers."""
 
     def __init__(self):
         self.files: dict[str, bytes] = {}
@@ -63,6 +63,10 @@ class FaultServer:
         queue = self.faults.get(h.path) or []
         fault = queue.pop(0) if queue else None
         body = self.files.get(h.path)
+        if fault == "silent":  # accept, then never answer
+            time.sleep(2.5)
+            h.close_connection = True
+            return
         if fault in ("404", "500") or body is None:
             code = int(fault) if fault else 404
             h.send_response(code)

@@ -82,6 +82,16 @@ def test_a_stall_on_every_attempt_moves_on(server, tmp_path):
     assert len(server.requests_for(f"/a/{NAME}")) == fetch.ATTEMPTS_PER_MIRROR
 
 
+def test_a_silent_server_times_out_and_the_next_mirror_serves(server, tmp_path):
+    server.files[f"/a/{NAME}"] = DATA
+    server.files[f"/b/{NAME}"] = DATA
+    server.faults[f"/a/{NAME}"] = ["silent"]
+    t0 = time.monotonic()
+    path = fetch_file(_spec(), _mirrors(server, "a", "b"), tmp_path, progress=False)
+    assert time.monotonic() - t0 < 2.4
+    assert path.read_bytes() == DATA
+
+
 def test_a_server_ignoring_range_restarts_from_zero(server, tmp_path):
     server.files[f"/a/{NAME}"] = DATA
     server.ranges = False
@@ -96,6 +106,14 @@ def test_a_stale_part_file_with_wrong_bytes_is_discarded(server, tmp_path):
     path = fetch_file(_spec(), _mirrors(server, "a"), tmp_path, progress=False)
     assert path.read_bytes() == DATA
     assert server.requests_for(f"/a/{NAME}") == ["bytes=1000-", None]
+
+
+def test_a_complete_part_is_verified_without_downloading_again(server, tmp_path):
+    server.files[f"/a/{NAME}"] = DATA
+    (tmp_path / f"{NAME}.part").write_bytes(DATA)  # killed between the last byte and the rename
+    path = fetch_file(_spec(), _mirrors(server, "a"), tmp_path, progress=False)
+    assert path.read_bytes() == DATA
+    assert server.requests_for(f"/a/{NAME}") == [f"bytes={len(DATA)}-"]
 
 
 def test_a_part_longer_than_the_file_is_restarted(server, tmp_path):

@@ -81,8 +81,9 @@ def _open(url: str, start: int, connect_s: float, read_s: float):
             conn.request("GET", target, headers=headers)
             resp = conn.getresponse()
         except TimeoutError:
+            waited = connect_s if conn.sock is None else read_s
             conn.close()
-            raise MirrorFailure(f"no answer within {connect_s if conn.sock is None else read_s:g} s") from None
+            raise MirrorFailure(f"no answer within {waited:g} s") from None
         except OSError as e:  # DNS, refused, reset, TLS
             conn.close()
             raise MirrorFailure(f"cannot connect ({e})") from None
@@ -109,8 +110,11 @@ def download_to(url: str, part: Path, *, size_hint: int | None = None, label: st
     start = part.stat().st_size if part.exists() else 0
     conn, resp = _open(url, start, connect_s, read_s)
     if resp.status == 416 and start:  # our .part is as long as (or longer than) the file
+        complete = (resp.getheader("Content-Range") or "") == f"bytes */{start}"
         resp.close()
         conn.close()
+        if complete:
+            return  # every byte is here already; the caller verifies them
         part.unlink()
         start = 0
         conn, resp = _open(url, start, connect_s, read_s)
