@@ -760,6 +760,7 @@ def layer_stacks(draw):
 class Renderer:
     def __init__(self, draw):
         self.draw = draw
+        self.constants: list[str] = []  # `n_1 = 32` lines for values given through names
 
     def pick(self, options):
         return self.draw(st.sampled_from(options))
@@ -768,7 +769,11 @@ class Renderer:
         left, right = self.pick(QUOTES)
         return f"{left}{s}{right}"
 
-    def value(self, key, v):
+    def value(self, key, v, named=True):
+        if named and isinstance(v, (int, tuple)) and not isinstance(v, bool) and self.draw(st.integers(0, 7)) == 0:
+            name = f"n_{len(self.constants)}"
+            self.constants.append(f"{name} = {self.value(key, v, named=False)}")
+            return name
         if isinstance(v, str):
             if key == "activation" and v != "linear" and self.draw(st.booleans()):
                 return self.pick(["tf.nn.", "keras.activations.", "activations."]) + v
@@ -857,6 +862,7 @@ def rendered_models(draw):
     else:
         expected_name = name or default
         call_name = None
+    lines = r.constants + lines
     built = [make_layer(kind, dict(args)) for kind, args in layers]
     expected = new_spec(expected_name, built, shape, functional=style.startswith("functional"), input_hint=hint)
     return lines, style, expected, call_name
@@ -883,11 +889,9 @@ def test_rendered_models_survive_pasting(model, data):
         lines = data.draw(st.permutations(lines), "order")
     how = data.draw(st.sampled_from(["join", "prompt", "indent", "nbsp", "crlf"]), "how")
     if how == "join":
-        text = data.draw(st.sampled_from([" ", "  ", "\u00a0"]), "sep").join(lines)
-        if style == "layer_file":
-            text = text.replace("# ", "\n# ", 1) if lines[0].startswith("#") else text
-            if lines[0].startswith("#"):
-                text = lines[0] + "\n" + " ".join(lines[1:])
+        comments = [line + "\n" for line in lines if line.startswith("#")]  # would swallow the rest
+        code = [line for line in lines if not line.startswith("#")]
+        text = "".join(comments) + data.draw(st.sampled_from([" ", "  ", "\u00a0"]), "sep").join(code)
     elif how == "prompt":
         physical = "\n".join(lines).split("\n")
         text = "\n".join(("... " if line.startswith((" ", "]")) else ">>> ") + line for line in physical)
