@@ -111,6 +111,12 @@ def test_class_folders_only_are_split_by_seed(tmp_path):
     np.testing.assert_array_equal(again[1][0], x_test)
 
 
+def test_coarse_labels_are_refused_for_folders(tmp_path):
+    root = _folder(tmp_path / "pets")
+    with pytest.raises(DatasetError, match="label_mode='coarse' exists only for cifar100, not pets"):
+        load_dataset(root, label_mode="coarse")
+
+
 def test_odd_image_size_names_the_file(tmp_path):
     root = _folder(tmp_path / "odd")
     _image(root / "test" / "dog" / "9.png", size=(5, 5))

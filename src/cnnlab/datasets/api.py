@@ -63,22 +63,22 @@ def parse_size(resize) -> tuple[int, int] | None:
     return parts[0], parts[1]
 
 
-def _check_label_mode(spec_name: str, label_mode: str) -> None:
+def _check_label_mode(target: DatasetSpec | Path, label_mode: str) -> None:
     if label_mode not in LABEL_MODES:
         raise DatasetError(f"label_mode={label_mode!r}: use 'fine' or 'coarse'")
-    if label_mode == "coarse" and spec_name != "cifar100":
-        raise DatasetError(f"label_mode='coarse' exists only for cifar100, not {spec_name}")
+    if label_mode == "coarse" and not (isinstance(target, DatasetSpec) and target.coarse_class_names):
+        raise DatasetError(f"label_mode='coarse' exists only for cifar100, not {target.name}")
 
 
 def dataset_meta(name_or_path, *, label_mode: str = "fine") -> DatasetMeta:
     """Shapes, classes and sizes; needs no data files for the registry datasets."""
     target = resolve(name_or_path)
+    _check_label_mode(target, label_mode)
     if isinstance(target, Path):
         layout = folders.scan(target)
         mode, (h, w) = folders.image_format(layout, None)
         return DatasetMeta(target.name, (h, w, 1 if mode == "L" else 3), len(layout.classes),
                            list(layout.classes), len(layout.train), len(layout.test))
-    _check_label_mode(target.name, label_mode)
     names = target.coarse_class_names if label_mode == "coarse" else target.class_names
     return DatasetMeta(target.name, target.input_shape, len(names), list(names),
                        target.train_size, target.test_size)
@@ -95,9 +95,9 @@ def load_dataset(name_or_path, *, offline: bool | None = None, resize=None, seed
     """
     size = parse_size(resize)
     target = resolve(name_or_path)
+    _check_label_mode(target, label_mode)
     if isinstance(target, Path):
         return folders.load_folder(target, resize=size, seed=seed)
-    _check_label_mode(target.name, label_mode)
     if target.name == "digits":
         arrays = load_digits_arrays(seed)
     else:
