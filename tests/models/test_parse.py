@@ -1025,3 +1025,17 @@ def test_sequential_lines_out_of_order_use_names_defined_later():
     assert (spec.name, spec.input_shape) == ("late", (28, 28, 1))
     assert summary(spec) == [("Conv2D", "conv2d", 3), ("Flatten", "flatten", 4)]
     assert spec.layers[0].args["filters"] == 8
+
+
+def test_application_wrapped_onto_the_next_line():
+    text = """\
+    inputs = keras.Input(shape=(28, 28, 1))
+    x = keras.layers.Conv2D(32, (3, 3), activation='relu')
+    (inputs)
+    outputs = keras.layers.Dense(10)(keras.layers.Flatten()
+    (x))
+    model = keras.Model(inputs, outputs)
+    """
+    assert summary(parse_model(textwrap.dedent(text))) == [
+        ("Conv2D", "conv2d", 2), ("Flatten", "flatten", 4), ("Dense", "dense", 4),
+    ]  # fmt: skip

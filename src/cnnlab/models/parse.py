@@ -98,7 +98,7 @@ def _parse(text: str, name: str | None) -> ModelSpec:
         return _parse_json(text, name)
     if _looks_like_toml(text):
         return _parse_toml(text, name)
-    return _Reader(_statements(_clean_lines(text))).model(name)
+    return _Reader(_rejoin_wrapped(_statements(_clean_lines(text)))).model(name)
 
 
 # ---------------------------------------------------------------- cleaning pasted text
@@ -350,6 +350,30 @@ def _syntax_message(code: str, line: int, err: Exception) -> str:
         f"line {line}: cannot read {snippet!r} as a layer or Keras code ({why}); "
         "check its brackets and quotes"
     )
+
+
+def _rejoin_wrapped(stmts: list[ast.stmt]) -> list[ast.stmt]:
+    """`x = layers.Dense(10)` then `(x)` on the next line: a PDF wrapped `...Dense(10)(x)`."""
+    out: list[ast.stmt] = []
+    for stmt in stmts:
+        prev = out[-1] if out else None
+        if (
+            isinstance(stmt, ast.Expr)
+            and isinstance(stmt.value, ast.Name)
+            and isinstance(prev, ast.Assign)
+            and len(prev.targets) == 1
+            and isinstance(prev.targets[0], ast.Name)
+            and prev.targets[0].id != stmt.value.id
+            and isinstance(prev.value, ast.Call)
+            and (_kind(prev.value) or "")[:1].isupper()
+            and _kind(prev.value) not in (*INPUTS, "Sequential", "Model")
+            and stmt.lineno == (prev.end_lineno or prev.lineno) + 1
+        ):
+            applied = ast.Call(func=prev.value, args=[stmt.value], keywords=[])
+            out[-1] = ast.copy_location(ast.Assign(targets=prev.targets, value=ast.copy_location(applied, prev.value)), prev)
+            continue
+        out.append(stmt)
+    return out
 
 
 # ---------------------------------------------------------------- reading the statements
