@@ -133,6 +133,13 @@ def test_unreadable_image_names_the_file(tmp_path):
         load_dataset(root)
 
 
+def test_test_classes_must_exist_in_train(tmp_path):
+    root = _folder(tmp_path / "pets")
+    _image(root / "test" / "bird" / "0.png")
+    with pytest.raises(DatasetError, match="pets/test has class folders missing from .*pets/train: bird"):
+        dataset_meta(root)
+
+
 def test_empty_and_missing_folders_are_explained(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match="has no class folders"):

@@ -156,6 +156,20 @@ def test_keras_cache_copies_are_reused(install, isolated):
     _assert_same(load_dataset("fashion_mnist", offline=True), arrays)
 
 
+def test_keras_mnist_npz_is_a_source_too(install, isolated):
+    arrays, _ = idx_dataset(seed=6)
+    folder = isolated / "keras" / "datasets"
+    folder.mkdir(parents=True)
+    np.savez(folder / "mnist.npz", **arrays)
+    data = (folder / "mnist.npz").read_bytes()
+    npz = Source("keras-npz", (SourceFile("mnist.npz", len(data), (
+        Checksum("sha256", hashlib.sha256(data).hexdigest(), "file", "test"),)),),
+        mirrors=(), discover=("~/.keras/datasets",))
+    idx_only = registry.MNIST.sources[0]
+    install(replace(registry.MNIST, train_size=30, test_size=10, sources=(idx_only, npz)))
+    _assert_same(load_dataset("mnist", offline=True), arrays)
+
+
 def test_a_damaged_decoded_cache_is_rebuilt(tiny_mnist):
     spec, arrays, files = tiny_mnist
     load_dataset("mnist", progress=False)
