@@ -1039,3 +1039,31 @@ def test_application_wrapped_onto_the_next_line():
     assert summary(parse_model(textwrap.dedent(text))) == [
         ("Conv2D", "conv2d", 2), ("Flatten", "flatten", 4), ("Dense", "dense", 4),
     ]  # fmt: skip
+
+
+def test_batch_input_shape_and_subscripts():
+    spec = parse_model("Dense(4, batch_input_shape=(None, 16))\nDense(2)")
+    assert spec.input_shape == (16,)
+    spec = parse_model("shape = (1, 28, 28, 1)\nInput(shape[1:])\nConv2D(4, shape[1] // 7)")
+    assert spec.input_shape == (28, 28, 1)
+    assert spec.layers[0].args["kernel_size"] == (4, 4)
+    spec = parse_model("Dense(4, batch_input_shape=x.shape)\nDense(2)")
+    assert (spec.input_shape, spec.input_hint) == (None, "x.shape[1:]")
+
+
+def test_error_activation_objects_and_nested_models():
+    assert error("Conv2D(8, 3, activation=keras.layers.LeakyReLU(0.1))") == (
+        "<stdin>: line 1: Conv2D: activation='keras.layers.LeakyReLU(0.1)' should be one of "
+        "'relu', 'sigmoid', 'tanh', 'softmax', 'linear' or None"
+    )
+    text = """\
+    data_augmentation = keras.Sequential([layers.RandomFlip("horizontal")])
+    inputs = keras.Input(shape=(32, 32, 3))
+    x = data_augmentation(inputs)
+    outputs = layers.Dense(10)(layers.Flatten()(x))
+    model = keras.Model(inputs, outputs)
+    """
+    assert error(text) == (
+        "<stdin>: line 3: data_augmentation (the Sequential model on line 1) is used as a layer; "
+        "cnnlab does not support models inside models yet: put its layers into the model itself"
+    )

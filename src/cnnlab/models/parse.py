@@ -472,6 +472,19 @@ class _Reader:
             return -v if isinstance(node.op, ast.USub) else v
         if isinstance(node, ast.BinOp):
             return _arith(node.op, ev(node.left), ev(node.right))
+        if isinstance(node, ast.Subscript):  # shape[1:], sizes[0]
+            seq, index = ev(node.value), node.slice
+            if not isinstance(seq, (tuple, list)):
+                raise _NotConstant
+            if isinstance(index, ast.Slice):
+                parts = [ev(p) if p is not None else None for p in (index.lower, index.upper, index.step)]
+                if not all(p is None or type(p) is int for p in parts) or parts[2] == 0:
+                    raise _NotConstant
+                return seq[slice(*parts)]
+            i = ev(index)
+            if type(i) is not int or not -len(seq) <= i < len(seq):
+                raise _NotConstant
+            return seq[i]
         if isinstance(node, ast.Name):
             expr = self.lookup(node.id, at)
             if expr is None:
@@ -509,6 +522,16 @@ class _Reader:
                 elif kind in ("Model", "Functional") and not _is_method(node):
                     functional.append((stmt, node))
         found = sequential + functional
+        for stmt, call in found:
+            var = _target(stmt)
+            for other in self.stmts:
+                value = getattr(other, "value", None)
+                if var and isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == var:
+                    raise ModelError(
+                        f"line {_line(other)}: {var} (the {_kind(call)} model on line {_line(call)}) is "
+                        "used as a layer; cnnlab does not support models inside models yet: put its "
+                        "layers into the model itself"
+                    )
         if len(found) > 1:
             listed = ", ".join(f"{_target(s) or _kind(c)} on line {_line(c)}" for s, c in found)
             raise ModelError(
@@ -553,7 +576,8 @@ class _Reader:
         args: dict[str, Any] = {}
         for key, node in given:
             if key == "batch_input_shape":  # Keras 2: input_shape with the batch size first
-                key, node = "input_shape", ast.Subscript(node, ast.Slice(ast.Constant(1)), ast.Load())
+                key = "input_shape"
+                node = ast.copy_location(ast.Subscript(node, ast.Slice(ast.Constant(1)), ast.Load()), node)
             if key in args:
                 raise ModelError(f"{at}{kind}: {key} is given twice")
             if key not in LAYER_ARGS[kind] and key not in COMMON_ARGS:
@@ -564,6 +588,8 @@ class _Reader:
                 if key == "input_shape" and first:
                     self.hint = self.source_of(node, _pos(node))
                     continue
+                if key == "activation" and not isinstance(node, ast.Name):
+                    make_layer(kind, {key: _text(node)}, line)  # raises: should be one of ...
                 shown = _text(node)
                 origin = self.source_of(node, _pos(node))
                 if isinstance(node, ast.Name) and origin != shown:
