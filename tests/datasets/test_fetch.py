@@ -142,6 +142,18 @@ def test_an_unreachable_host_fails_fast(tmp_path):
     assert time.monotonic() - t0 < 2
 
 
+def test_a_host_that_gave_no_connection_is_not_tried_again(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dead: set[str] = set()
+    with pytest.raises(FetchError):
+        fetch_file(_spec(), (f"http://127.0.0.1:{port}/a/",), tmp_path, progress=False, unreachable=dead)
+    assert dead == {f"127.0.0.1:{port}"}
+    with pytest.raises(FetchError, match=f"skipped, 127.0.0.1:{port} gave no connection"):
+        fetch_file(_spec(), (f"http://127.0.0.1:{port}/b/",), tmp_path, progress=False, unreachable=dead)
+
+
 def test_redirects_are_followed(server, tmp_path, monkeypatch):
     server.files[f"/b/{NAME}"] = DATA
     original = server._serve

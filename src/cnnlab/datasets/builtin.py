@@ -60,6 +60,7 @@ def find_local(spec: DatasetSpec, search: Search) -> tuple[Source, dict] | None:
 def download(spec: DatasetSpec, search: Search, *, progress: bool) -> tuple[Source, dict]:
     """Sources in order; within one, files already here are kept and the rest fetched."""
     failures: list[str] = []
+    unreachable: set[str] = set()  # hosts that gave no connection: not tried again (fail fast)
     for source in spec.sources:
         found = {}
         try:
@@ -67,7 +68,7 @@ def download(spec: DatasetSpec, search: Search, *, progress: bool) -> tuple[Sour
                 hit = search.verified(file, spec, source)
                 if hit is None:
                     path = fetch_file(file, mirrors_for(source, spec.name), cache.dataset_dir(spec.name),
-                                      progress=progress)
+                                      progress=progress, unreachable=unreachable)
                     hit = (path, None)
                 found[file.name] = hit
             return source, found

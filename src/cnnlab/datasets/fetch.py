@@ -26,9 +26,10 @@ USER_AGENT = "cnnlab-datasets/0.1 (python http.client)"
 class MirrorFailure(Exception):
     """One attempt at one mirror failed; `progressed` says bytes arrived (worth resuming)."""
 
-    def __init__(self, reason: str, *, progressed: bool = False):
+    def __init__(self, reason: str, *, progressed: bool = False, unreachable: bool = False):
         super().__init__(reason)
         self.progressed = progressed
+        self.unreachable = unreachable  # no connection at all: skip this host for the rest of the load
 
 
 class FetchError(DatasetError):
@@ -73,6 +74,13 @@ def _open(url: str, start: int, connect_s: float, read_s: float):
         conn = cls(parts.hostname, parts.port, timeout=connect_s)
         try:
             conn.connect()
+        except TimeoutError:
+            conn.close()
+            raise MirrorFailure(f"no connection within {connect_s:g} s", unreachable=True) from None
+        except OSError as e:  # DNS, refused, unreachable network, TLS handshake
+            conn.close()
+            raise MirrorFailure(f"cannot connect ({e})", unreachable=True) from None
+        try:
             conn.sock.settimeout(read_s)  # from now on: the longest wait for the next bytes
             target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
@@ -81,12 +89,11 @@ def _open(url: str, start: int, connect_s: float, read_s: float):
             conn.request("GET", target, headers=headers)
             resp = conn.getresponse()
         except TimeoutError:
-            waited = connect_s if conn.sock is None else read_s
             conn.close()
-            raise MirrorFailure(f"no answer within {waited:g} s") from None
-        except OSError as e:  # DNS, refused, reset, TLS
+            raise MirrorFailure(f"no answer within {read_s:g} s") from None
+        except OSError as e:  # reset or closed before answering
             conn.close()
-            raise MirrorFailure(f"cannot connect ({e})") from None
+            raise MirrorFailure(f"connection lost before an answer ({e})") from None
         except http.client.HTTPException as e:
             conn.close()
             raise MirrorFailure(f"bad HTTP response ({type(e).__name__})") from None
@@ -169,21 +176,30 @@ def _copy_body(resp, part: Path, mode: str, start: int, remaining: int | None, t
 
 
 # --- one file, all mirrors -------------------------------------------------------------------
-def fetch_file(spec: SourceFile, mirrors: tuple[str, ...], dest_dir: Path, *, progress: bool = True) -> Path:
+def fetch_file(spec: SourceFile, mirrors: tuple[str, ...], dest_dir: Path, *, progress: bool = True,
+               unreachable: set[str] | None = None) -> Path:
     """Download `spec` into dest_dir from the first mirror that gives verified bytes. Failover
-    on HTTP errors, timeouts, drops (after resuming) and wrong bytes; FetchError lists why."""
+    on HTTP errors, timeouts, drops (after resuming) and wrong bytes; FetchError lists why.
+    `unreachable` collects hosts that gave no connection; they are not tried again."""
     dest_dir.mkdir(parents=True, exist_ok=True)
     final = dest_dir / spec.name
     part = dest_dir / f"{spec.name}.part"
+    unreachable = set() if unreachable is None else unreachable
     failures: list[str] = []
     for mirror in mirrors:
         url = mirror + spec.name
+        host = urllib.parse.urlsplit(url).netloc
+        if host in unreachable:
+            failures.append(f"{url}: skipped, {host} gave no connection just before")
+            continue
         for _attempt in range(ATTEMPTS_PER_MIRROR):
             resumed = part.exists() and part.stat().st_size > 0
             try:
                 download_to(url, part, size_hint=spec.size, label=spec.name, progress=progress)
             except MirrorFailure as e:
                 failures.append(f"{url}: {e}")
+                if e.unreachable:
+                    unreachable.add(host)
                 if e.progressed:
                     continue  # resume from where it stopped
                 break
