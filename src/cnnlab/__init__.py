@@ -15,6 +15,9 @@ __version__ = "0.1.0"
 # Imported on first use, so that `import cnnlab` stays light (no torch).
 _LAZY = {
     "build": "cnnlab.models.build",
+    "fit": "cnnlab.train.loop",
+    "evaluate": "cnnlab.train.loop",
+    "predict": "cnnlab.train.loop",
 }
 
 
@@ -34,6 +37,9 @@ __all__ = [
     "build",
     "conv_params",
     "dense_params",
+    "evaluate",
+    "fit",
+    "predict",
     "format_summary",
     "load_model",
     "Layer",

@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("models", help="list the preset models")
 
     # (other stages add their subcommands below this line)
+    _add_train_commands(sub)  # train, evaluate, predict
 
     # --- datasets -----------------------------------------------------------------
     ds = sub.add_parser("datasets", help="list, download, inspect and preview datasets")
@@ -74,6 +75,46 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input-shape", help="model input shape H,W,C, e.g. 32,32,3")
     p.add_argument("--dataset", help="take the input shape and classes from a dataset, e.g. cifar10")
     p.add_argument("--classes", type=int, help="number of classes (output units of the last Dense)")
+
+
+def _add_train_commands(sub) -> None:
+    t = sub.add_parser("train", help="train a model on a dataset; writes a run folder")
+    t.add_argument("model", nargs="?", help="preset name (e.g. cifar_model) or model file")
+    t.add_argument("--dataset", help="dataset name or image folder, e.g. cifar10")
+    t.add_argument("--config", help="TOML file of settings (a [train] table); flags override it")
+    t.add_argument("--epochs", type=int, help="number of epochs (default 10)")
+    t.add_argument("--batch-size", type=int, help="examples per step (default 32, as Keras)")
+    t.add_argument("--optimizer", help="adam, sgd or rmsprop, with Keras's defaults (default adam)")
+    t.add_argument("--lr", type=float, help="learning rate (default: the optimizer's Keras default)")
+    t.add_argument("--validation-split", type=float, help="stratified part of train held out (default 0.1)")
+    t.add_argument("--validation", help="'test' validates on the test set, as the lesson does")
+    t.add_argument("--train-subset", type=int, metavar="N", help="train on the first N training images")
+    t.add_argument("--seed", type=int, help="data order, initial weights, dropout, split (default 0)")
+    t.add_argument("--precision", help="auto, fp32 or bf16 (default auto: bf16 where the CPU has it)")
+    t.add_argument("--early-stopping", type=int, metavar="PATIENCE", help="stop after PATIENCE epochs "
+                   "without a lower val_loss; keep the best weights")
+    t.add_argument("--threads", type=int, help="CPU threads (default: all cores this process may use)")
+    t.add_argument("--name", help="run folder name (default MODEL-DATASET-TIME)")
+    t.add_argument("--out", default="runs", help="where run folders go (default runs)")
+    t.add_argument("--resume", metavar="RUN", help="continue an interrupted run from its checkpoint")
+    t.add_argument("--quiet", action="store_true", help="no progress bar: one line per epoch")
+    e = sub.add_parser("evaluate", help="a run's test loss, accuracy, per-class accuracy, confusion")
+    e.add_argument("run", help="a run folder, e.g. runs/cifar_model-cifar10-...")
+    e.add_argument("--dataset", help="evaluate on another dataset's test set (same image shape)")
+    e.add_argument("--threads", type=int, help="CPU threads")
+    p = sub.add_parser("predict", help="classify image files with a trained run: top classes")
+    p.add_argument("run", help="a run folder")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="PNG or JPEG files, any size and mode")
+    p.add_argument("--top", type=int, default=3, help="how many classes to show (default 3)")
+    p.add_argument("--invert", choices=["auto", "yes", "no"], default="auto",
+                   help="invert dark-on-light images for light-on-dark data like MNIST (default auto)")
+    p.add_argument("--threads", type=int, help="CPU threads")
+
+
+def _train_command(args) -> int:
+    from cnnlab.train import commands as train_commands
+
+    return getattr(train_commands, args.command)(args)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,6 +164,9 @@ def _datasets(args) -> int:
 
 
 _HANDLERS = {
+    "train": _train_command,
+    "evaluate": _train_command,
+    "predict": _train_command,
     "datasets": _datasets,
     "params": _params,
     "summary": _summary,

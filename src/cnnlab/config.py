@@ -1,0 +1,124 @@
+"""One dataclass per command's settings, with visible defaults, read from TOML and flags.
+
+Precedence, lowest first: the dataclass defaults (Keras's), a TOML file (`--config`),
+then command-line flags. An unknown key is an error, never a silent no-op.
+
+    settings = TrainSettings.from_sources(toml_path, {"epochs": 3})
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from cnnlab.errors import CnnlabError
+
+
+class ConfigError(CnnlabError):
+    """A settings file or value that cannot be used."""
+
+
+OPTIMIZERS = ("adam", "sgd", "rmsprop")
+PRECISIONS = ("auto", "fp32", "bf16")
+# Keras's default learning rate for each optimizer.
+DEFAULT_LR = {"adam": 1e-3, "sgd": 1e-2, "rmsprop": 1e-3}
+
+
+@dataclasses.dataclass
+class TrainSettings:
+    epochs: int = 10
+    batch_size: int = 32  # Keras fit's default
+    optimizer: str = "adam"  # adam | sgd | rmsprop, each with Keras's defaults
+    lr: float | None = None  # None: the optimizer's Keras default (adam 1e-3, sgd 1e-2, rmsprop 1e-3)
+    validation_split: float = 0.1  # seeded, stratified part of the training set held out
+    validation: str = "split"  # "split" (validation_split of train) or "test" (the test set)
+    train_subset: int | None = None  # the first N training examples only (the lesson's habit)
+    seed: int = 0  # data order, initialisation, dropout and the validation split
+    precision: str = "auto"  # auto: bf16 autocast where the CPU has AMX/AVX512-BF16, else fp32
+    early_stopping: int | None = None  # patience in epochs on val_loss; restores the best weights
+    threads: int | None = None  # torch CPU threads; None: the cores this process may use
+
+    @property
+    def learning_rate(self) -> float:
+        return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_sources(cls, toml_path: str | Path | None = None, flags: dict[str, Any] | None = None):
+        """Defaults, overridden by the TOML file, overridden by flags whose value is not None."""
+        values: dict[str, Any] = {}
+        if toml_path is not None:
+            values.update(read_toml(toml_path, section="train"))
+        values.update({k: v for k, v in (flags or {}).items() if v is not None})
+        return cls.from_dict(values)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainSettings:
+        names = [f.name for f in dataclasses.fields(cls)]
+        for key in values:
+            if key not in names:
+                raise ConfigError(f"unknown setting {key!r}; train settings are {', '.join(names)}")
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Every value is usable, or a ConfigError names it and says what would be."""
+        _positive_int("epochs", self.epochs)
+        _positive_int("batch_size", self.batch_size, hint="Keras's default is 32")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"unknown optimizer {self.optimizer!r}; use one of {', '.join(OPTIMIZERS)}")
+        if self.lr is not None and (not _is_number(self.lr) or not self.lr > 0):
+            raise ConfigError(f"lr={self.lr!r} must be a positive number, e.g. 1e-3")
+        if not _is_number(self.validation_split) or not 0 <= self.validation_split < 1:
+            raise ConfigError(f"validation_split={self.validation_split!r} must be in [0, 1), e.g. 0.1")
+        if self.validation not in ("split", "test"):
+            raise ConfigError(f"validation={self.validation!r}: use 'split' or 'test'")
+        if self.train_subset is not None:
+            _positive_int("train_subset", self.train_subset)
+        if not _is_int(self.seed) or self.seed < 0:
+            raise ConfigError(f"seed={self.seed!r} must be a non-negative integer")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision={self.precision!r}: use one of {', '.join(PRECISIONS)}")
+        if self.early_stopping is not None:
+            _positive_int("early_stopping", self.early_stopping, hint="it is the patience in epochs")
+            if self.validation == "split" and self.validation_split == 0:
+                raise ConfigError("early_stopping watches val_loss; give a validation_split > 0")
+        if self.threads is not None:
+            _positive_int("threads", self.threads)
+
+
+def read_toml(path: str | Path, section: str) -> dict[str, Any]:
+    """The `[section]` table of a TOML file, or its top level when it has no such table."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        raise ConfigError("reading TOML settings needs Python 3.11 or newer") from None
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read it ({e.strerror})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML ({e})") from None
+    table = data.get(section, data)
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [{section}] must be a table of settings")
+    return {k.replace("-", "_"): v for k, v in table.items()}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _positive_int(name: str, value: Any, hint: str = "") -> None:
+    if not _is_int(value) or value < 1:
+        extra = f" ({hint})" if hint else ""
+        raise ConfigError(f"{name}={value!r} must be a positive integer{extra}")

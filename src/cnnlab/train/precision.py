@@ -1,0 +1,93 @@
+"""Where training runs and in what precision: device, CPU features, autocast, threads.
+
+`auto` picks bfloat16 autocast (fp32 master weights, fp32 loss) on CPUs whose flags show
+native bf16 matrix instructions (AMX or AVX512-BF16) and on CUDA devices that support it;
+fp32 everywhere else. `fp32` always works; `bf16` is refused where it would be emulated.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from functools import lru_cache
+
+from cnnlab.config import ConfigError
+
+BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+@lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The feature flags of the first CPU in /proc/cpuinfo (empty where there is none)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+@lru_cache(maxsize=1)
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cpu_has_bf16() -> bool:
+    return any(flag in cpu_flags() for flag in BF16_CPU_FLAGS)
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Placement:
+    device: str  # "cpu" or "cuda"
+    precision: str  # "fp32" or "bf16"
+    threads: int
+
+    def autocast(self) -> AbstractContextManager:
+        import torch
+
+        if self.precision == "bf16":
+            return torch.autocast(self.device, dtype=torch.bfloat16)
+        return nullcontext()
+
+    def describe(self) -> str:
+        where = self.device if self.device != "cpu" else f"cpu, {self.threads} threads"
+        return f"{self.precision} on {where}"
+
+
+def choose(precision: str = "auto", threads: int | None = None) -> Placement:
+    """Resolve `auto` and set torch's thread count; ConfigError for an impossible request."""
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        bf16_native = torch.cuda.is_bf16_supported()
+    else:
+        bf16_native = cpu_has_bf16()
+    if precision == "bf16" and not bf16_native:
+        raise ConfigError(
+            "--precision bf16 needs a CPU with AMX or AVX512-BF16 (or a CUDA GPU with bf16); "
+            "this one has neither: use --precision fp32"
+        )
+    resolved = "bf16" if precision == "bf16" or (precision == "auto" and bf16_native) else "fp32"
+    count = threads or usable_cores()
+    if torch.get_num_threads() != count:
+        torch.set_num_threads(count)
+    return Placement(device=device, precision=resolved, threads=count)
