@@ -52,6 +52,18 @@ def build_parser() -> argparse.ArgumentParser:
     # (other stages add their subcommands below this line)
     _add_train_commands(sub)  # train, evaluate, predict
 
+    # --- plot / report / compare --------------------------------------------------
+    pl = sub.add_parser("plot", help="draw a run's curves, confusion matrix, mistakes (PNG, SVG)")
+    pl.add_argument("run", help="a run folder, e.g. runs/cifar_model; pictures go to RUN/plots/")
+    pl.add_argument("--curves-only", action="store_true", help="only the training curves (needs no data)")
+    rp = sub.add_parser("report", help="write a run's self-contained HTML report (RUN/index.html)")
+    rp.add_argument("run", help="a run folder, e.g. runs/cifar_model")
+    rp.add_argument("--out", help="HTML file to write (default RUN/index.html)")
+    cp = sub.add_parser("compare", help="compare runs: a table, overlaid curves, what differs")
+    cp.add_argument("runs", nargs="+", metavar="RUN", help="two or more run folders")
+    cp.add_argument("--out", default="compare.html", help="HTML file to write (default compare.html)")
+    cp.add_argument("--text-only", action="store_true", help="print the comparison only, write no HTML")
+
     # --- datasets -----------------------------------------------------------------
     ds = sub.add_parser("datasets", help="list, download, inspect and preview datasets")
     dsub = ds.add_subparsers(dest="datasets_command", metavar="ACTION", required=True, parser_class=_Parser)
@@ -163,10 +175,19 @@ def _datasets(args) -> int:
     return dataset_commands.run(args)
 
 
+def _report_command(args) -> int:
+    from cnnlab.report import commands as report_commands
+
+    return report_commands.run(args)
+
+
 _HANDLERS = {
     "train": _train_command,
     "evaluate": _train_command,
     "predict": _train_command,
+    "plot": _report_command,
+    "report": _report_command,
+    "compare": _report_command,
     "datasets": _datasets,
     "params": _params,
     "summary": _summary,

@@ -1,0 +1,57 @@
+"""`cnnlab plot | report | compare`: the work behind the CLI (argument values in, files out)."""
+
+from __future__ import annotations
+
+import sys
+
+
+def run(args) -> int:
+    return {"plot": plot, "report": report, "compare": compare}[args.command](args)
+
+
+def plot(args) -> int:
+    from cnnlab.report.plots import plot_history
+    from cnnlab.report.run_pictures import draw_run_pictures
+    from cnnlab.report.rundir import load_run
+
+    run = load_run(args.run)
+    _notes(run.notes)
+    if args.curves_only:
+        written = plot_history(run.path)
+    else:
+        pictures = draw_run_pictures(run)
+        written = [p.png.with_suffix(f".{fmt}") for p in pictures.pictures for fmt in ("png", "svg")]
+        _notes(pictures.notes)
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def report(args) -> int:
+    from cnnlab.report.html import write_page
+    from cnnlab.report.run_pictures import draw_run_pictures
+    from cnnlab.report.run_report import REPORT_FILE, run_page
+    from cnnlab.report.rundir import load_run
+
+    run = load_run(args.run)
+    pictures = draw_run_pictures(run)
+    _notes(run.notes + pictures.notes)
+    out = write_page(run_page(run, pictures), args.out or run.path / REPORT_FILE)
+    print(f"wrote {out}")
+    return 0
+
+
+def compare(args) -> int:
+    from cnnlab.report.compare import comparison_text, load_rows, write_comparison
+
+    rows = load_rows(args.runs)
+    print(comparison_text(rows), end="")
+    if not args.text_only:
+        out = write_comparison(rows, args.out)
+        print(f"\nwrote {out}")
+    return 0
+
+
+def _notes(notes: list[str]) -> None:
+    for note in notes:
+        print(f"cnnlab: note: {note}", file=sys.stderr)

@@ -1,0 +1,167 @@
+"""All pictures of one run, written into `<run>/plots/` (PNG and SVG): what `cnnlab plot`
+draws and `cnnlab report` embeds. A picture that cannot be drawn (no metrics yet, dataset
+not on this machine, no saved model) is left out with a note saying why."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from cnnlab.errors import CnnlabError
+from cnnlab.report import plots
+from cnnlab.report.rundir import METRICS, WEIGHTS, Run
+
+MISTAKES_SHOWN = 18  # the most confident mistakes in the grid
+ACCURACY_TOLERANCE = 0.01  # recomputed predictions must agree with metrics.json this closely
+
+
+@dataclasses.dataclass
+class Picture:
+    key: str  # file stem in plots/, e.g. "confusion_matrix"
+    title: str  # section heading in the report
+    caption: str
+    png: Path
+
+
+@dataclasses.dataclass
+class RunPictures:
+    pictures: list[Picture]
+    notes: list[str]  # pictures left out, and why
+
+    def get(self, key: str) -> Picture | None:
+        return next((p for p in self.pictures if p.key == key), None)
+
+
+def draw_run_pictures(run: Run, *, mistakes: bool = True, samples: bool = True) -> RunPictures:
+    """Curves always; confusion matrix and per-class bars from metrics.json; the samples grid
+    from the test set; the mistakes grid from predictions of the saved model."""
+    out = run.path / plots.PLOTS_DIR
+    result = RunPictures([], [])
+
+    def save(key, title, caption, fig):
+        png = plots.save_figure(fig, out / key)[0]
+        result.pictures.append(Picture(key, title, caption, png))
+
+    save("training_curves", "Training curves",
+         "Solid: training data; dashed: validation data. The star marks the best epoch "
+         "(highest val_accuracy); a shaded band marks overfitting.",
+         plots.training_curves_figure(run.history, title=f"{run.name}: {run.model_name}"))
+
+    class_names = _class_names(run)
+    metrics = run.metrics or {}
+    matrix = metrics.get("confusion_matrix")
+    if matrix is not None and class_names and _square(matrix, len(class_names)):
+        save("confusion_matrix", "Confusion matrix",
+             "Rows: true class; columns: predicted class. Left: counts of test images; right: "
+             "each row divided by its total, so the diagonal is the accuracy of that class.",
+             plots.confusion_matrix_figure(matrix, class_names))
+    elif matrix is not None:
+        result.notes.append(f"{METRICS}: confusion_matrix does not match {len(class_names)} class names; not drawn")
+    per_class = metrics.get("per_class_accuracy")
+    if per_class is not None and class_names and len(per_class) == len(class_names):
+        save("per_class_accuracy", "Per-class accuracy",
+             "Share of each class's test images classified correctly.",
+             plots.per_class_accuracy_figure(per_class, class_names, metrics.get("test_accuracy")))
+    if run.metrics is None:
+        result.notes.append("no test metrics yet: the confusion matrix and per-class accuracy "
+                            "appear when training has finished")
+
+    if not (samples or mistakes):
+        return result
+    test = _test_split(run, result.notes)
+    if test is None or not class_names:
+        return result
+    x_test, y_test = test
+    if samples:
+        save("samples", "Samples per class", "Random test images of each class.",
+             plots.samples_figure(x_test, y_test, class_names))
+    if mistakes:
+        picked = _most_confident_mistakes(run, x_test, y_test, result.notes)
+        if picked is not None:
+            index, predicted, probability = picked
+            save("mistakes", "Most confident mistakes",
+                 f"The {len(index)} test images the model got wrong with the highest probability "
+                 "for its (wrong) answer: true class, predicted class and that probability.",
+                 plots.mistakes_figure(x_test[index], y_test[index], predicted, probability, class_names))
+    return result
+
+
+def _class_names(run: Run) -> list[str]:
+    dataset = run.config.get("dataset")
+    for names in ((run.metrics or {}).get("class_names"),
+                  dataset.get("class_names") if isinstance(dataset, dict) else None):
+        if isinstance(names, list) and names:
+            return [str(n) for n in names]
+    if run.dataset:
+        try:
+            from cnnlab.datasets import dataset_meta
+
+            return dataset_meta(run.dataset).class_names
+        except CnnlabError:
+            return []
+    return []
+
+
+def _square(matrix, n: int) -> bool:
+    return isinstance(matrix, list) and len(matrix) == n and all(
+        isinstance(row, list) and len(row) == n for row in matrix
+    )
+
+
+def _test_split(run: Run, notes: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The run's test images, from the local cache only (a report never downloads)."""
+    if not run.dataset:
+        notes.append("config.json names no dataset: no sample images or mistakes")
+        return None
+    from cnnlab.datasets import load_dataset
+
+    try:
+        _, (x, y) = load_dataset(run.dataset, offline=True, progress=False, **_dataset_options(run))
+    except CnnlabError as e:
+        notes.append(f"the {run.dataset} test set is not available here ({e}); "
+                     "no sample images or mistakes")
+        return None
+    return x, np.asarray(y).reshape(-1)
+
+
+def _dataset_options(run: Run) -> dict:
+    """The loading options the run was trained with, where its config records them."""
+    options = {}
+    for key in ("resize", "label_mode"):
+        value = run.config.get(key, (run.config.get("settings") or {}).get(key))
+        if value is not None:
+            options[key] = value
+    return options
+
+
+def _most_confident_mistakes(run: Run, x: np.ndarray, y: np.ndarray, notes: list[str]):
+    """(indices, predicted classes, probabilities) of the wrong answers given with the highest
+    probability, from the engine's `predict` on the saved model; None with a note otherwise."""
+    if run.weights is None:
+        notes.append(f"no {WEIGHTS} in the run folder: no mistakes grid")
+        return None
+    try:
+        probabilities = predict_probabilities(run, x)
+    except (ImportError, CnnlabError) as e:
+        notes.append(f"could not predict with the saved model ({e}); no mistakes grid")
+        return None
+    predicted = probabilities.argmax(axis=1)
+    accuracy = float((predicted == y).mean())
+    recorded = (run.metrics or {}).get("test_accuracy")
+    if isinstance(recorded, (int, float)) and abs(accuracy - recorded) > ACCURACY_TOLERANCE:
+        notes.append(f"predictions of the saved model give {accuracy:.1%} test accuracy but "
+                     f"{METRICS} records {recorded:.1%}; the mistakes grid is left out")
+        return None
+    wrong = np.flatnonzero(predicted != y)
+    confidence = probabilities[wrong, predicted[wrong]]
+    order = wrong[np.argsort(-confidence, kind="stable")][:MISTAKES_SHOWN]
+    return order, predicted[order], probabilities[order, predicted[order]]
+
+
+def predict_probabilities(run: Run, x: np.ndarray) -> np.ndarray:
+    """(N, classes) class probabilities of the run's saved model, from the training engine."""
+    from cnnlab.train.loop import predict
+
+    return predict(run.path, x)

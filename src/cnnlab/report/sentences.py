@@ -1,0 +1,89 @@
+"""Sentences about one run, each computed from its numbers (used by reports and comparisons)."""
+
+from __future__ import annotations
+
+import math
+
+from cnnlab.report.analysis import (
+    MIN_RISE,
+    PATIENCE,
+    TAIL,
+    best_epoch,
+    detect_overfitting,
+    generalisation_gap,
+)
+from cnnlab.report.rundir import History
+
+
+def pct(value: float) -> str:
+    return f"{value:.1%}"
+
+
+def points(value: float) -> str:
+    """An accuracy difference in percentage points: 0.034 -> '3.4 points'."""
+    p = abs(value) * 100
+    return f"{p:.1f} point{'' if round(p, 1) == 1 else 's'}"
+
+
+def best_epoch_sentence(label: str, history: History) -> str | None:
+    best = best_epoch(history)
+    if best is None or not history.val_accuracy:
+        return None
+    epoch, last = history.epoch[best], history.epoch[-1]
+    where = "at its last epoch" if best == len(history) - 1 else f"at epoch {epoch} of {last}"
+    return f"{label} reaches its best val_accuracy, {pct(history.val_accuracy[best])}, {where}."
+
+
+def overfitting_sentence(label: str, history: History) -> str | None:
+    """Where val_loss turns up while loss keeps falling, or that it does not (yet)."""
+    if not history.val_loss or len(history) < 2:
+        return None
+    found = detect_overfitting(history)
+    if found is None:
+        return f"{label} shows no sign of overfitting in {len(history)} epochs: {_why_not(history)}."
+    tail = (f"epoch {found.last_epoch}" if found.tail_from_epoch == found.last_epoch
+            else f"epochs {found.tail_from_epoch}-{found.last_epoch}")
+    return (
+        f"{label} starts overfitting after epoch {found.onset_epoch}: val_loss rises from "
+        f"{found.min_val_loss:.3f} (its lowest) to {found.end_val_loss:.3f} (mean of {tail}, "
+        f"+{found.rise:.0%}) while loss keeps falling from {found.loss_at_onset:.3f} to "
+        f"{found.end_loss:.3f}."
+    )
+
+
+def _why_not(history: History) -> str:
+    """Which part of the overfitting rule (see analysis.py) the history does not meet."""
+    val = history.val_loss
+    lowest = min((i for i, v in enumerate(val) if math.isfinite(v)), key=lambda i: val[i], default=None)
+    if lowest is None:
+        return "val_loss was never a number"
+    after = len(val) - 1 - lowest
+    if after == 0:
+        return f"val_loss is at its lowest, {val[lowest]:.3f}, at the last epoch"
+    if after < PATIENCE:
+        return (f"val_loss was lowest at epoch {history.epoch[lowest]}, {after} epoch before the end: "
+                "too soon to call a trend")
+    tail = [v for v in val[-min(TAIL, after):] if math.isfinite(v)]
+    end = sum(tail) / len(tail) if tail else math.nan
+    if not end > val[lowest] * (1 + MIN_RISE):
+        return (f"val_loss stays within {MIN_RISE:.0%} of its lowest value, {val[lowest]:.3f} "
+                f"(epoch {history.epoch[lowest]})")
+    return "val_loss rose, but so did the training loss, so this is not overfitting"
+
+
+def gap_sentence(label: str, history: History) -> str | None:
+    gap = generalisation_gap(history)
+    if gap is None:
+        return None
+    train, val = history.accuracy[-1], history.val_accuracy[-1]
+    if abs(gap) < 0.0005:
+        return f"At the last epoch {label} is as accurate on validation data as on training data ({pct(val)})."
+    side = "higher" if gap > 0 else "lower"
+    return (f"At the last epoch {label}'s training accuracy ({pct(train)}) is {points(gap)} "
+            f"{side} than its val_accuracy ({pct(val)}).")
+
+
+def run_sentences(label: str, history: History) -> list[str]:
+    found = [best_epoch_sentence(label, history), gap_sentence(label, history),
+             overfitting_sentence(label, history)]
+    return [s for s in found if s]
