@@ -48,6 +48,20 @@ LAYER_ARGS: dict[str, dict[str, Any]] = {
 # Accepted on every layer (as Keras does); `input_shape` on the first layer of a
 # Sequential model declares the model input, the old Keras 2 way.
 COMMON_ARGS = ("name", "input_shape")
+# Arguments pasted code often spells out at their Keras default: accepted when they hold
+# that default (cnnlab does exactly that), refused with a clear message otherwise.
+DEFAULT_ONLY_ARGS: dict[str, tuple] = {
+    "data_format": ("channels_last", None),
+    "kernel_initializer": ("glorot_uniform",),
+    "bias_initializer": ("zeros",),
+    "dilation_rate": (1, (1, 1), [1, 1]),
+    "groups": (1,),
+    "axis": (-1, 3),
+    "trainable": (True,),
+    "dtype": (None, "float32"),
+    "center": (True,),
+    "scale": (True,),
+}
 
 def default_base_name(kind: str) -> str:
     """Keras's snake_case of the class name: MaxPooling2D -> max_pooling2d, ReLU -> re_lu."""
@@ -144,6 +158,15 @@ def make_layer(kind: str, args: dict[str, Any], line: int | None = None) -> Laye
     allowed = LAYER_ARGS[kind]
     out: dict[str, Any] = {}
     for key, value in args.items():
+        if key in DEFAULT_ONLY_ARGS and key not in allowed:
+            if value not in DEFAULT_ONLY_ARGS[key]:
+                raise ModelError(
+                    f"{where}: {key}={value!r} is not supported; cnnlab supports only "
+                    f"{key}={DEFAULT_ONLY_ARGS[key][0]!r} (Keras's default), so remove the argument"
+                )
+            continue
+        if key == "seed" and kind == "Dropout":
+            continue  # cnnlab seeds every run; a per-layer dropout seed is not needed
         if key not in allowed and key not in COMMON_ARGS:
             names = ", ".join([*allowed, *COMMON_ARGS])
             raise ModelError(f"{where}: unknown argument {key!r}; {kind} takes {names}")
