@@ -524,7 +524,12 @@ def test_error_unknown_layer_names_line_and_known_layers():
 def test_error_unknown_argument():
     msg = error("model = keras.Sequential([\n  layers.Dense(10, kernel_initializer='he_normal'),\n])")
     assert msg == (
-        "<stdin>: line 2: Dense: unknown argument 'kernel_initializer'; "
+        "<stdin>: line 2: Dense: kernel_initializer='he_normal' is not supported; cnnlab supports "
+        "only kernel_initializer='glorot_uniform' (Keras's default), so remove the argument"
+    )
+    msg = error("Dense(10, kernel_size=3)")
+    assert msg == (
+        "<stdin>: line 1: Dense: unknown argument 'kernel_size'; "
         "Dense takes units, activation, use_bias, name, input_shape"
     )
 

@@ -26,6 +26,7 @@ from typing import Any
 from cnnlab.models.layers import (
     ACTIVATIONS,
     COMMON_ARGS,
+    DEFAULT_ONLY_ARGS,
     LAYER_ARGS,
     Layer,
     ModelError,
@@ -327,7 +328,8 @@ class _Reader:
                 node = ast.copy_location(ast.Subscript(node, ast.Slice(ast.Constant(1)), ast.Load()), node)
             if key in args:
                 raise ModelError(f"{at}{kind}: {key} is given twice")
-            if key not in LAYER_ARGS[kind] and key not in COMMON_ARGS:
+            passed_on = key in COMMON_ARGS or key in DEFAULT_ONLY_ARGS or (kind, key) == ("Dropout", "seed")
+            if key not in LAYER_ARGS[kind] and not passed_on:
                 make_layer(kind, {key: None}, line)  # raises: unknown argument, naming the known ones
             try:
                 args[key] = self.argument(key, node, _pos(node))
