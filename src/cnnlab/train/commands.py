@@ -36,20 +36,33 @@ def train(args) -> int:
         raise CnnlabError("train needs --dataset NAME, e.g. --dataset cifar10")
     flags = {name: getattr(args, name) for name in SETTING_FLAGS}
     settings = TrainSettings.from_sources(args.config, flags)
+    code, _ = train_run(args.model, args.dataset, settings, args.out, args.name, args.quiet,
+                        command=_command_line(args))
+    return code
 
+
+def train_run(model, dataset, settings: TrainSettings, out: str = "runs", name: str | None = None,
+              quiet: bool = False, command: str | None = None):
+    """Train `model` (a preset, a model file or a ModelSpec) on `dataset` into a run folder.
+
+    Returns (exit code, run folder path): 0 finished, 130 interrupted. This is `cnnlab
+    train` without the argument parsing; the lesson and sweeps call it.
+    """
     from cnnlab.train.session import open_dataset, prepare_data, resolve_model
 
-    dataset = open_dataset(args.dataset)
-    spec = resolve_model(args.model, dataset)
-    splits = prepare_data(dataset, settings)
+    data = dataset if not isinstance(dataset, str) else open_dataset(dataset)
+    spec = resolve_model(model, data)
+    splits = prepare_data(data, settings)
     trainer = _new_trainer(spec, settings, settings.precision)
 
     from cnnlab.train.runs import RunFolder
 
-    run = RunFolder.create(args.out, args.name or _default_name(args.out, spec.name, dataset.name))
-    config = _run_config(args, spec, dataset, splits, settings, trainer)
+    model_ref = model if isinstance(model, str) else spec.name
+    run = RunFolder.create(out, name or _default_name(out, spec.name, data.name))
+    config = _run_config(model_ref, command, spec, data, splits, settings, trainer)
     run.write_config(config)
-    return _train_and_finish(run, config, trainer, splits, settings, [], None, args.quiet)
+    code = _train_and_finish(run, config, trainer, splits, settings, [], None, quiet)
+    return code, run.path
 
 
 def resume(args) -> int:
@@ -172,7 +185,11 @@ def _default_name(out: str, model: str, dataset: str) -> str:
     return name
 
 
-def _run_config(args, spec, dataset, splits, settings: TrainSettings, trainer) -> dict[str, Any]:
+def _command_line(args) -> list[str] | None:
+    return ["cnnlab", *sys.argv[1:]] if os.path.basename(sys.argv[0]) != "pytest" else None
+
+
+def _run_config(model_ref, command, spec, dataset, splits, settings: TrainSettings, trainer) -> dict[str, Any]:
     import numpy
     import torch
 
@@ -182,7 +199,7 @@ def _run_config(args, spec, dataset, splits, settings: TrainSettings, trainer) -
     trainable, non_trainable = trainer.net.count_params()
     placement = trainer.placement
     return {
-        "model_ref": args.model,
+        "model_ref": model_ref,
         "model": spec.to_dict(),
         "params": {"trainable": trainable, "non_trainable": non_trainable},
         "dataset": {
@@ -205,7 +222,7 @@ def _run_config(args, spec, dataset, splits, settings: TrainSettings, trainer) -
             "cnnlab": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
             "python": platform.python_version(),
         },
-        "command": ["cnnlab", *sys.argv[1:]] if os.path.basename(sys.argv[0]) != "pytest" else None,
+        "command": command,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "status": "running",
         "epochs_done": 0,
