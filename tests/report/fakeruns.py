@@ -56,6 +56,7 @@ def write_run(path: Path, *, rows: list[dict] | None = None, metrics: bool = Tru
         "cpu": "Test CPU", "precision": "fp32", "device": "cpu", "threads": 2,
         "status": "finished" if metrics else "running",
         "wall_time_seconds": 16.2,
+        "command": ["cnnlab", "train", "tiny_cnn.py", "--dataset", dataset],
         **(config_extra or {}),
     }
     (path / "config.json").write_text(json.dumps(config, indent=2))
@@ -66,7 +67,7 @@ def write_run(path: Path, *, rows: list[dict] | None = None, metrics: bool = Tru
         (path / "history.csv").write_text(header + body)
     if metrics:
         matrix = confusion()
-        per_class = [row[i] / sum(row) for i, row in enumerate(matrix)]
+        per_class = {DIGITS[i]: row[i] / sum(row) for i, row in enumerate(matrix)}  # as the engine writes it
         total = sum(map(sum, matrix))
         (path / "metrics.json").write_text(json.dumps({
             "test_loss": 0.41, "test_accuracy": sum(matrix[i][i] for i in range(10)) / total,

@@ -164,7 +164,9 @@ def _cost_sentence(rows: Sequence[RunRow]) -> str | None:
     order = sorted(range(len(rows)), key=lambda i: -measure[1][i])
     a, b = rows[order[0]], rows[order[1]]
     parts = []
-    if a.params and b.params:
+    if a.params and a.params == b.params:
+        parts.append(f"the same number of parameters as `{b.label}` ({a.params:,})")
+    elif a.params and b.params:
         parts.append(f"{_times(a.params / b.params, 'as many parameters as', 'the parameters of')} "
                      f"`{b.label}` ({a.params:,} vs {b.params:,})")
     if a.seconds and b.seconds:
@@ -174,7 +176,7 @@ def _cost_sentence(rows: Sequence[RunRow]) -> str | None:
         return None
     values = measure[1]
     if values[order[0]] - values[order[1]] < SAME:
-        lead = f"`{a.label}` and `{b.label}` are equally accurate, but `{a.label}` has "
+        lead = f"`{a.label}` and `{b.label}` are equally accurate; `{a.label}` has "
     else:
         lead = f"The most accurate run, `{a.label}`, has "
     return lead + " and ".join(parts) + "."

@@ -82,6 +82,7 @@ class Table:
     headers: list[str]
     rows: list[list[Any]]
     caption: str = ""
+    align_numbers: bool = True  # right-align cells that hold numbers (columns of figures)
 
 
 @dataclasses.dataclass
@@ -114,7 +115,7 @@ def key_value_table(items: dict[str, Any] | Sequence[tuple[str, Any]], caption: 
                     headers: Sequence[str] = ("setting", "value")) -> Table:
     """A two-column table from a mapping, e.g. settings or the environment."""
     pairs = items.items() if isinstance(items, dict) else items
-    return Table(list(headers), [[k, v] for k, v in pairs], caption)
+    return Table(list(headers), [[k, v] for k, v in pairs], caption, align_numbers=False)
 
 
 def write_page(page: Page, path: str | Path) -> Path:
@@ -188,7 +189,8 @@ def _table(table: Table) -> str:
     parts.append("<tbody>")
     for row in table.rows:
         cells = "".join(
-            f'<td class="num">{_esc(_cell(v))}</td>' if _is_number(v) else f"<td>{_inline(_cell(v))}</td>"
+            f'<td class="num">{_esc(_cell(v))}</td>' if table.align_numbers and _is_number(v)
+            else f"<td>{_inline(_cell(v))}</td>"
             for v in row
         )
         parts.append(f"<tr>{cells}</tr>")

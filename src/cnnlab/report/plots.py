@@ -131,7 +131,7 @@ def per_class_accuracy_figure(per_class: Sequence[float], class_names: Sequence[
     ax.set_xlabel("test accuracy of the class")
     if overall is not None:
         ax.axvline(overall, color="C3", linestyle="--", label=f"all classes {overall:.1%}")
-        ax.legend(fontsize=8, loc="lower right")
+        _legend_below(ax, ncols=1)
     ax.set_title("Per-class accuracy")
     return fig
 
@@ -139,15 +139,15 @@ def per_class_accuracy_figure(per_class: Sequence[float], class_names: Sequence[
 def mistakes_figure(images: np.ndarray, true: Sequence[int], predicted: Sequence[int],
                     probability: Sequence[float], class_names: Sequence[str]) -> Figure:
     """A grid of misclassified images titled 'true -> predicted (probability)'."""
-    cols = min(6, max(1, len(images)))
+    cols = min(9, max(1, len(images)))
     rows = max(1, math.ceil(len(images) / cols))
-    fig = Figure(figsize=(1.8 * cols, 2.0 * rows + 0.4), layout="constrained")
+    fig = Figure(figsize=(max(3.0, 1.35 * cols), 1.75 * rows + 0.4), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
     for ax in axes:
         ax.axis("off")
     for ax, image, t, p, prob in zip(axes, images, true, predicted, probability):
         _show_image(ax, image)
-        ax.set_title(f"true: {class_names[t]}\npred: {class_names[p]} ({prob:.0%})", fontsize=8)
+        ax.set_title(f"true: {class_names[t]}\npred: {class_names[p]}\n{_probability(prob)}", fontsize=7)
     if not len(images):
         _no_data(axes[0], "no mistakes")
     fig.suptitle("Most confident mistakes")
@@ -250,6 +250,11 @@ def _epoch_axes(ax, title: str) -> None:
 
 def _legend_below(ax, ncols: int) -> None:
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=ncols, frameon=False)
+
+
+def _probability(p: float) -> str:
+    """0.87 -> 'p = 87%'; never rounds a probability below 1 up to 100%."""
+    return "p > 99.9%" if p >= 0.999 else f"p = {p:.1%}" if p >= 0.99 else f"p = {p:.0%}"
 
 
 def _show_image(ax, image: np.ndarray) -> None:

@@ -59,8 +59,8 @@ def draw_run_pictures(run: Run, *, mistakes: bool = True, samples: bool = True) 
              plots.confusion_matrix_figure(matrix, class_names))
     elif matrix is not None:
         result.notes.append(f"{METRICS}: confusion_matrix does not match {len(class_names)} class names; not drawn")
-    per_class = metrics.get("per_class_accuracy")
-    if per_class is not None and class_names and len(per_class) == len(class_names):
+    per_class = _per_class(metrics.get("per_class_accuracy"), class_names)
+    if per_class is not None:
         save("per_class_accuracy", "Per-class accuracy",
              "Share of each class's test images classified correctly.",
              plots.per_class_accuracy_figure(per_class, class_names, metrics.get("test_accuracy")))
@@ -102,6 +102,15 @@ def _class_names(run: Run) -> list[str]:
         except CnnlabError:
             return []
     return []
+
+
+def _per_class(values, class_names: list[str]) -> list[float] | None:
+    """Per-class accuracy in class order, from a {class name: accuracy} map or a list."""
+    if isinstance(values, dict) and class_names and set(values) == set(class_names):
+        return [float(values[name]) for name in class_names]
+    if isinstance(values, list) and class_names and len(values) == len(class_names):
+        return [float(v) for v in values]
+    return None
 
 
 def _square(matrix, n: int) -> bool:

@@ -7,6 +7,7 @@ environment. Built from the blocks in `cnnlab.report.html`.
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +144,8 @@ def split_config(config: dict[str, Any]) -> tuple[list[tuple[str, Any]], list[tu
     for key, value in config.items():
         if key == "model":
             continue
+        if key == "command" and isinstance(value, list):
+            value = shlex.join(map(str, value))
         target = environment if key in ENVIRONMENT_KEYS else settings
         target.extend(_flatten(key, value))
     return settings, environment
