@@ -50,6 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("models", help="list the preset models")
 
     # (other stages add their subcommands below this line)
+    le = sub.add_parser("lesson", help="the CNN lesson's exercise page, answered and trained")
+    le.add_argument("--dataset", nargs="+", metavar="NAME",
+                    help="datasets for questions 3-4 (default: fashion_mnist), e.g. cifar10 mnist")
+    le.add_argument("--epochs", type=int, default=None, help="epochs per model (default 20; 3 with --quick)")
+    le.add_argument("--quick", action="store_true", help="a few epochs on a 3,000-image subset (~1 minute)")
+    le.add_argument("--out", default="runs/lesson", help="folder for the runs and index.html")
+    le.add_argument("--seed", type=int, default=0)
+    le.add_argument("--overwrite", action="store_true", help="replace an existing lesson folder")
+    le.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_train_commands(sub)  # train, evaluate, predict
 
     # --- plot / report / compare --------------------------------------------------
@@ -181,7 +190,14 @@ def _report_command(args) -> int:
     return report_commands.run(args)
 
 
+def _lesson(args) -> int:
+    from cnnlab import lesson
+
+    return lesson.main(args)
+
+
 _HANDLERS = {
+    "lesson": _lesson,
     "train": _train_command,
     "evaluate": _train_command,
     "predict": _train_command,

@@ -81,9 +81,10 @@ def answer_q3(
     without: ModelSpec | None = None,
     with_extra: ModelSpec | None = None,
     input_shape: tuple[int, ...] | None = None,
+    classes: int | None = None,
 ) -> ModelComparison:
-    small = analyze(without or PRESETS["cifar_model_small"].spec(input_shape), input_shape)
-    extra = analyze(with_extra or PRESETS["cifar_model"].spec(input_shape), input_shape)
+    small = analyze(without or PRESETS["cifar_model_small"].spec(input_shape, classes), input_shape)
+    extra = analyze(with_extra or PRESETS["cifar_model"].spec(input_shape, classes), input_shape)
     diff = extra.total - small.total
     verdict = "fewer" if diff < 0 else "more" if diff > 0 else "the same number of"
     text = (
