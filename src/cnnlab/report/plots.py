@@ -123,7 +123,8 @@ def per_class_accuracy_figure(per_class: Sequence[float], class_names: Sequence[
     ax = fig.subplots()
     y = np.arange(n)
     bars = ax.barh(y, per_class, color="C0")
-    ax.bar_label(bars, labels=[f"{v:.1%}" for v in per_class], padding=3, fontsize=8)
+    ax.bar_label(bars, labels=[f"{v:.1%}" for v in per_class], padding=3, fontsize=8, zorder=3,
+                 bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})  # readable over the line
     ax.set_yticks(y, class_names, fontsize=8 if n <= 30 else 5)
     ax.invert_yaxis()
     ax.set_xlim(0, 1.12)
