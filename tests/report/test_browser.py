@@ -47,7 +47,7 @@ def assert_rendered(shot):
 
 def test_run_report_renders(tmp_path):
     run = write_run(tmp_path / "run", rows=history_rows(12, overfit_after=5))
-    page = write_run_report(run, mistakes=False)
+    page = write_run_report(run, mistakes=False, formats=("png",))
     reader = read_page(page.read_text())
     assert self_contained(reader) and len(decode_images(reader)) == 4
     assert_rendered(screenshot(page, tmp_path))

@@ -34,14 +34,17 @@ class RunPictures:
         return next((p for p in self.pictures if p.key == key), None)
 
 
-def draw_run_pictures(run: Run, *, mistakes: bool = True, samples: bool = True) -> RunPictures:
+def draw_run_pictures(run: Run, *, mistakes: bool = True, samples: bool = True,
+                      formats: tuple[str, ...] = plots.FORMATS) -> RunPictures:
     """Curves always; confusion matrix and per-class bars from metrics.json; the samples grid
-    from the test set; the mistakes grid from predictions of the saved model."""
+    from the test set; the mistakes grid from predictions of the saved model. `formats` must
+    include png (the report embeds it)."""
+    assert "png" in formats, f"formats {formats} must include png"
     out = run.path / plots.PLOTS_DIR
     result = RunPictures([], [])
 
     def save(key, title, caption, fig):
-        png = plots.save_figure(fig, out / key)[0]
+        png = plots.save_figure(fig, out / key, ("png", *(f for f in formats if f != "png")))[0]
         result.pictures.append(Picture(key, title, caption, png))
 
     save("training_curves", "Training curves",

@@ -26,11 +26,11 @@ ENVIRONMENT_KEYS = ("versions", "cpu", "device", "precision", "threads", "wall_t
 LONG_LIST = 12  # lists longer than this (class names of cifar100) are shortened in tables
 
 
-def write_run_report(run_dir: str | Path, out: str | Path | None = None, *,
-                     mistakes: bool = True, samples: bool = True) -> Path:
-    """Draw the run's pictures into `plots/` and write the report; returns its path."""
+def write_run_report(run_dir: str | Path, out: str | Path | None = None, *, mistakes: bool = True,
+                     samples: bool = True, formats: tuple[str, ...] = ("png", "svg")) -> Path:
+    """Draw the run's pictures into `plots/` (in `formats`) and write the report; returns its path."""
     run = load_run(run_dir)
-    pictures = draw_run_pictures(run, mistakes=mistakes, samples=samples)
+    pictures = draw_run_pictures(run, mistakes=mistakes, samples=samples, formats=formats)
     return html.write_page(run_page(run, pictures), out or run.path / REPORT_FILE)
 
 
