@@ -29,7 +29,7 @@ system-deps:
 	else echo "note: no apt or not root; real-data and browser tests will skip"; fi
 
 demo: setup system-deps
-	$(BIN)/cnnlab lesson --dataset fashion_mnist
+	$(BIN)/cnnlab lesson --dataset fashion_mnist --overwrite
 
 lint: setup
 	$(BIN)/ruff check src tests bench
