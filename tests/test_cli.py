@@ -122,3 +122,49 @@ def test_python_dash_m_works():
     )
     assert result.returncode == 0
     assert result.stdout.splitlines()[-1] == "7,850"
+
+
+LESSON_CODE = """inputs = keras.Input(shape=train_images.shape[1:])
+x = keras.layers.Conv2D(32, (3, 3), activation=’relu’)(inputs)
+x = keras.layers.MaxPooling2D((2, 2))(x)
+x = keras.layers.Conv2D(32, (3, 3), activation=’relu’)(x)
+x = keras.layers.MaxPooling2D((2, 2))(x)
+x = keras.layers.Conv2D(32, (3, 3), activation=’relu’)(x)
+x = keras.layers.Flatten()(x)
+x = keras.layers.Dense(32, activation=’relu’)(x)
+outputs = keras.layers.Dense(10)(x)
+model = keras.Model(inputs=inputs, outputs=outputs, name=“cifar_model”)
+"""
+
+
+def test_summary_of_pasted_keras_code_from_stdin(capsys, monkeypatch):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(LESSON_CODE))
+    code, out, _ = run(capsys, "summary", "-", "--input-shape", "32,32,3", "--line-length", "76")
+    assert code == 0
+    assert out.startswith('Model: "cifar_model"\n')
+    assert " Total params: 36,138 (141.16 KB)\n" in out
+
+
+def test_pasted_code_without_a_readable_input_shape(capsys, tmp_path):
+    path = tmp_path / "model.py"
+    path.write_text(LESSON_CODE, encoding="utf-8")
+    code, _, err = run(capsys, "summary", str(path))
+    assert code == 2
+    assert err == (
+        "cnnlab: error: model 'cifar_model' has no known input shape (the code says "
+        "train_images.shape[1:]); give --input-shape 32,32,3 or --dataset cifar10\n"
+    )
+    code, out, _ = run(capsys, "summary", str(path), "--dataset", "mnist")
+    assert code == 0
+    assert "│ flatten (Flatten)               │ (None, 288)            │             0 │" in out
+
+
+def test_dense_on_an_image_follows_keras_and_says_so(capsys, tmp_path):
+    path = tmp_path / "layers.txt"
+    path.write_text("Conv2D(8, 3)\nDense(4)\n")
+    code, out, _ = run(capsys, "summary", str(path), "--input-shape", "6,6,1", "--line-length", "76")
+    assert code == 0
+    assert "│ dense (Dense)                   │ (None, 4, 4, 4)        │            36 │" in out
+    assert "Note: dense (Dense): gets a 4-D input (None, 4, 4, 8); like Keras it acts on the last axis" in out
