@@ -72,3 +72,12 @@ def test_write_page_is_atomic(tmp_path):
     out = html.write_page(every_block_page(), tmp_path / "sub" / "page.html")
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert [p.name for p in out.parent.iterdir()] == ["page.html"]
+
+
+def test_image_from_a_matplotlib_figure():
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(2, 1))
+    fig.subplots().plot([0, 1], [1, 0])
+    image = html.Image.from_figure(fig, alt="a line", dpi=50)
+    assert decode_images(read_page(html.render_page(html.Page("t", [html.Section("s", [image])])))) == [(100, 50)]

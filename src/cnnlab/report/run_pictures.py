@@ -67,7 +67,7 @@ def draw_run_pictures(run: Run, *, mistakes: bool = True, samples: bool = True,
         save("per_class_accuracy", "Per-class accuracy",
              "Share of each class's test images classified correctly.",
              plots.per_class_accuracy_figure(per_class, class_names, metrics.get("test_accuracy")))
-    if run.metrics is None:
+    if run.metrics is None and not run.notes:  # run.notes already explains an unfinished run
         result.notes.append("no test metrics yet: the confusion matrix and per-class accuracy "
                             "appear when training has finished")
 
@@ -80,7 +80,7 @@ def draw_run_pictures(run: Run, *, mistakes: bool = True, samples: bool = True,
     if samples:
         save("samples", "Samples per class", "Random test images of each class.",
              plots.samples_figure(x_test, y_test, class_names))
-    if mistakes:
+    if mistakes and run.finished:  # an unfinished run has no final model to ask
         picked = _most_confident_mistakes(run, x_test, y_test, result.notes)
         if picked is not None:
             index, predicted, probability = picked
