@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("models", help="list the preset models")
 
     # (other stages add their subcommands below this line)
+    _add_sweep_command(sub)
     le = sub.add_parser("lesson", help="the CNN lesson's exercise page, answered and trained")
     le.add_argument("--dataset", nargs="+", metavar="NAME",
                     help="datasets for questions 3-4 (default: fashion_mnist), e.g. cifar10 mnist")
@@ -132,6 +133,39 @@ def _add_train_commands(sub) -> None:
     p.add_argument("--threads", type=int, help="CPU threads")
 
 
+def _add_sweep_command(sub) -> None:
+    w = sub.add_parser("sweep", help="a grid of settings x seeds: run folders, mean ± std, a report")
+    w.add_argument("model", nargs="?", help="preset name (e.g. cifar_model_dropout) or model file")
+    w.add_argument("--dataset", help="dataset name or image folder, e.g. fashion_mnist")
+    w.add_argument("--set", action="append", metavar="NAME=V1,V2,...",
+                   help="an axis of the grid: a training setting (lr=1e-3,3e-4), dropout= (every Dropout "
+                   "layer), LAYER.ARG= (conv2d.filters=16,32) or ARG= (every layer but the output)")
+    w.add_argument("--seeds", type=int, default=1, help="seeds per setting, 0..N-1 (default 1)")
+    w.add_argument("--workers", type=int, default=1, help="runs in parallel processes (default 1)")
+    w.add_argument("--metric", choices=["val_loss", "val_accuracy"], default="val_loss",
+                   help="what picks the best setting: its mean final value (default val_loss)")
+    w.add_argument("--config", help="TOML file of base settings (a [train] table)")
+    w.add_argument("--epochs", type=int, help="epochs per run (default 10)")
+    w.add_argument("--batch-size", type=int, help="examples per step (default 32)")
+    w.add_argument("--optimizer", help="adam, sgd or rmsprop (default adam)")
+    w.add_argument("--lr", type=float, help="learning rate (default: the optimizer's Keras default)")
+    w.add_argument("--validation-split", type=float, help="stratified part of train held out (default 0.1)")
+    w.add_argument("--validation", help="'test' validates on the test set, as the lesson does")
+    w.add_argument("--train-subset", type=int, metavar="N", help="train on the first N training images")
+    w.add_argument("--precision", help="auto, fp32 or bf16 (default auto)")
+    w.add_argument("--early-stopping", type=int, metavar="PATIENCE", help="early stopping patience")
+    w.add_argument("--name", help="sweep folder name (default sweep-MODEL-DATASET-NAMES); the same "
+                   "name again continues that sweep")
+    w.add_argument("--out", default="runs", help="where the sweep folder goes (default runs)")
+    w.add_argument("--resume", metavar="SWEEP", help="continue a sweep folder: keep finished runs, run the rest")
+
+
+def _sweep(args) -> int:
+    from cnnlab.sweeps import commands as sweep_commands
+
+    return sweep_commands.sweep(args)
+
+
 def _train_command(args) -> int:
     from cnnlab.train import commands as train_commands
 
@@ -198,6 +232,7 @@ def _lesson(args) -> int:
 
 _HANDLERS = {
     "lesson": _lesson,
+    "sweep": _sweep,
     "train": _train_command,
     "evaluate": _train_command,
     "predict": _train_command,

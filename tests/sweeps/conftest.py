@@ -1,0 +1,32 @@
+"""Fixtures for the sweep tests: a tiny model with a Dropout layer, run in this process."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from cnnlab.cli import main
+
+sys.path.insert(0, str(Path(__file__).parent))
+from sweepfixtures import TINY_DROPOUT_MODEL  # noqa: E402
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.txt").write_text(TINY_DROPOUT_MODEL)
+    return tmp_path
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run `cnnlab ARGS...` in this process: (exit code, stdout, stderr)."""
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
