@@ -115,7 +115,7 @@ def _add_train_commands(sub) -> None:
     t.add_argument("--precision", help="auto, fp32 or bf16 (default auto: bf16 where the CPU has it)")
     t.add_argument("--early-stopping", type=int, metavar="PATIENCE", help="stop after PATIENCE epochs "
                    "without a lower val_loss; keep the best weights")
-    t.add_argument("--threads", type=int, help="CPU threads (default: all cores this process may use)")
+    t.add_argument("--threads", type=int, help="CPU threads (default: the cores not busy with other work)")
     t.add_argument("--name", help="run folder name (default MODEL-DATASET-TIME)")
     t.add_argument("--out", default="runs", help="where run folders go (default runs)")
     t.add_argument("--resume", metavar="RUN", help="continue an interrupted run from its checkpoint")

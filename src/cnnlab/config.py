@@ -37,7 +37,7 @@ class TrainSettings:
     seed: int = 0  # data order, initialisation, dropout and the validation split
     precision: str = "auto"  # auto: bf16 autocast where the CPU has AMX/AVX512-BF16, else fp32
     early_stopping: int | None = None  # patience in epochs on val_loss; restores the best weights
-    threads: int | None = None  # torch CPU threads; None: the cores this process may use
+    threads: int | None = None  # torch CPU threads; None: the usable cores not busy with other work
 
     @property
     def learning_rate(self) -> float:

@@ -82,6 +82,7 @@ def resume(args) -> int:
     if "settings" not in config or not run.last_checkpoint.is_file():
         raise RunError(f"{run.path} has no checkpoint to resume from (checkpoint/last.safetensors)")
     values = dict(config["settings"])
+    values["threads"] = config["threads"]  # the thread count it ran with: fp32 bits depend on it
     values.update({k: getattr(args, k) for k in RESUME_FLAGS if getattr(args, k) is not None})
     settings = TrainSettings.from_dict(values)
     dataset = open_dataset(config["dataset"]["name"])

@@ -54,6 +54,22 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def default_threads() -> int:
+    """The usable cores not already busy (1-minute load average), at least one.
+
+    torch's CPU kernels split each operation across threads and wait for all of them; when
+    another job holds a core, every step waits for a descheduled thread, and two threads on a
+    busy 2-core machine run several times slower than one. Thread count also changes the
+    last bits of fp32 results: it is recorded in config.json, and `--threads` pins it.
+    """
+    cores = usable_cores()
+    try:
+        busy = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return cores
+    return max(1, min(cores, int(cores - busy + 0.5)))
+
+
 @dataclass(frozen=True)
 class Placement:
     device: str  # "cpu" or "cuda"
@@ -68,7 +84,8 @@ class Placement:
         return nullcontext()
 
     def describe(self) -> str:
-        where = self.device if self.device != "cpu" else f"cpu, {self.threads} threads"
+        plural = "s" if self.threads > 1 else ""
+        where = self.device if self.device != "cpu" else f"cpu, {self.threads} thread{plural}"
         return f"{self.precision} on {where}"
 
 
@@ -87,7 +104,7 @@ def choose(precision: str = "auto", threads: int | None = None) -> Placement:
             "this one has neither: use --precision fp32"
         )
     resolved = "bf16" if precision == "bf16" or (precision == "auto" and bf16_native) else "fp32"
-    count = threads or usable_cores()
+    count = threads or default_threads()
     if torch.get_num_threads() != count:
         torch.set_num_threads(count)
     return Placement(device=device, precision=resolved, threads=count)

@@ -1,0 +1,85 @@
+"""Training throughput: cnnlab against Keras 3 on TensorFlow, in the same run.
+
+Claim (issue 4): cnnlab trains the lesson's cifar_model at >= 3.0x Keras's images per
+second at batch 32 and >= 2.0x at batch 128, on a CPU, holding CIFAR-10-sized data in under
+1.5 GB of resident memory. Evidence: this script's output (one timed epoch of random
+CIFAR-shaped data per stack and batch size, after a warm-up; the machine, load average and
+code version are printed with it). Numbers from a machine shared with other jobs are noisy.
+
+    make bench                                   # creates .venv-bench (tensorflow-cpu), runs this
+    .venv/bin/python bench/throughput.py [--images 50000] [--batch-sizes 32,128] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+import numpy as np
+import torch
+from peer import code_version, find_peer, load_average, run_peer
+
+from cnnlab.models.build import build
+from cnnlab.models.presets import get_preset
+from cnnlab.train.precision import choose, cpu_name
+from cnnlab.train.trainer import EpochState, Trainer
+
+TARGETS = {32: 3.0, 128: 2.0}
+WARMUP_STEPS = 50
+
+
+def cnnlab_images_per_second(x, y, batch_size: int, precision: str, threads: int | None) -> float:
+    placement = choose(precision, threads)
+    torch.manual_seed(0)
+    spec = get_preset("cifar_model").spec((32, 32, 3), 10)
+    trainer = Trainer(build(spec), placement, "adam", 1e-3)
+    warm = batch_size * WARMUP_STEPS
+    trainer.train_epoch(x[:warm], y[:warm], EpochState(0), batch_size, seed=0)
+    started = time.perf_counter()
+    trainer.train_epoch(x, y, EpochState(1), batch_size, seed=0, on_progress=lambda *a: None)
+    return len(x) / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=50000, help="images per timed epoch (CIFAR-10: 50000)")
+    parser.add_argument("--batch-sizes", default="32,128")
+    parser.add_argument("--threads", type=int, help="cnnlab's CPU threads (default: all usable cores)")
+    parser.add_argument("--peer-python", help="interpreter with keras + tensorflow (default .venv-bench)")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.batch_sizes.split(",")]
+
+    peer_python, peer_env, peer_name = find_peer(args.peer_python)
+    auto = choose("auto", args.threads)
+    print(f"cifar_model, random CIFAR-shaped data, {args.images:,} images per timed epoch")
+    print(f"cnnlab {auto.describe()} (auto) and fp32; peer: {peer_name}")
+    print(f"CPU: {cpu_name()}; load average before: {load_average()}; code {code_version()}")
+
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.integers(0, 256, (args.images, 32, 32, 3), dtype=np.uint8))  # (N, H, W, C)
+    y = torch.from_numpy(rng.integers(0, 10, args.images))
+
+    header = f"{'batch':>5}  {'keras img/s':>11}  {'cnnlab ' + auto.precision:>12}  {'ratio':>6}  "
+    header += f"{'cnnlab fp32':>11}  {'ratio':>6}  target"
+    print(header)
+    shortfalls = []
+    for batch_size in sizes:
+        keras = run_peer(peer_python, peer_env, "throughput", "--batch-size", str(batch_size),
+                         "--images", str(args.images))["images_per_second"]
+        fast = cnnlab_images_per_second(x, y, batch_size, "auto", args.threads)
+        fp32 = cnnlab_images_per_second(x, y, batch_size, "fp32", args.threads)
+        target = TARGETS.get(batch_size)
+        print(f"{batch_size:>5}  {keras:>11,.0f}  {fast:>12,.0f}  {fast / keras:>5.2f}x  {fp32:>11,.0f}  "
+              f"{fp32 / keras:>5.2f}x  {f'>= {target:.1f}x' if target else '-'}", flush=True)
+        if target and fast / keras < target:
+            shortfalls.append(f"batch {batch_size}: {fast / keras:.2f}x < {target:.1f}x")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"cnnlab peak resident memory: {peak_mb:,.0f} MB with {args.images:,} CIFAR-shaped images "
+          f"in memory (target < 1,536 MB)")
+    print(f"load average after: {load_average()}")
+    print("targets met" if not shortfalls else "targets missed: " + "; ".join(shortfalls))
+
+
+if __name__ == "__main__":
+    main()
