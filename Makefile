@@ -37,8 +37,14 @@ lint: setup
 test: setup system-deps lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-bench: setup
+# Keras 3 on TensorFlow, the benchmarks' peer, in its own venv: never a dependency of cnnlab.
+# If it cannot be installed, the benches compare with Keras on torch and say so.
+bench: setup system-deps
+	@test -f .venv-bench/.stamp || { $(PY) -m venv .venv-bench \
+	  && .venv-bench/bin/python -m pip install -q tensorflow-cpu && touch .venv-bench/.stamp; } \
+	  || echo "note: could not install tensorflow-cpu into .venv-bench"
 	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/time_to_accuracy.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
