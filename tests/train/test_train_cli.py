@@ -100,3 +100,18 @@ def test_toml_settings_with_flag_override(workdir, cli):
     config = json.loads((workdir / "runs" / "c" / "config.json").read_text())
     assert (config["settings"]["epochs"], config["settings"]["batch_size"]) == (1, 64)
     assert config["settings"]["validation_split"] == 0.2
+
+
+def test_early_stopping_keeps_the_best_epoch(workdir, cli):
+    # sgd with lr 3.0 makes val_loss worse after its best epoch; patience 1 stops one epoch later
+    code, out, err = cli("train", "tiny.txt", "--dataset", "digits", "--epochs", "8", "--optimizer", "sgd",
+                         "--lr", "3.0", "--early-stopping", "1", "--name", "e", *FAST)
+    assert code == 0, err
+    run = workdir / "runs" / "e"
+    rows = read_history(run)
+    val = [float(row["val_loss"]) for row in rows]
+    best = val.index(min(val))
+    assert len(rows) == best + 2 < 8
+    assert f"kept the weights of epoch {best + 1} (val_loss {min(val):.4f})" in out
+    config = json.loads((run / "config.json").read_text())
+    assert (config["status"], config["epochs_done"]) == ("stopped early", best + 2)

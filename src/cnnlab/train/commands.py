@@ -187,7 +187,10 @@ def _default_name(out: str, model: str, dataset: str) -> str:
 
 
 def _command_line(args) -> list[str] | None:
-    return ["cnnlab", *sys.argv[1:]] if os.path.basename(sys.argv[0]) != "pytest" else None
+    """How this run was started, when it was started from the command line."""
+    if os.path.basename(sys.argv[0]) not in ("cnnlab", "__main__.py"):
+        return None  # called from Python (a test, a notebook): argv is not ours
+    return ["cnnlab", *sys.argv[1:]]
 
 
 def _run_config(model_ref, command, spec, dataset, splits, settings: TrainSettings, trainer) -> dict[str, Any]:
