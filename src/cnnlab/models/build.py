@@ -41,7 +41,9 @@ class KerasNet(nn.Module):
         self.name = name
         self.input_shape = tuple(input_shape)  # (H, W, C), Keras order
         blocks = [_block(r.layer, r.input_shape) for r in layer_reports]
-        self.output_softmax = _ends_with_softmax(blocks)
+        # a softmax over class scores (a 2-D output) is left to predict / the loss
+        flat_output = bool(layer_reports) and len(layer_reports[-1].output_shape) == 1
+        self.output_softmax = flat_output and _ends_with_softmax(blocks)
         if self.output_softmax:
             blocks[-1].activation = None
         self.blocks = nn.ModuleList(blocks)
