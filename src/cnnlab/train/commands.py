@@ -46,9 +46,15 @@ def train_run(model, dataset, settings: TrainSettings, out: str = "runs", name: 
     """Train `model` (a preset, a model file or a ModelSpec) on `dataset` into a run folder.
 
     Returns (exit code, run folder path): 0 finished, 130 interrupted. This is `cnnlab
-    train` without the argument parsing; the lesson and sweeps call it.
+    train` without the argument parsing; the lesson and sweeps call it. Under torchrun it
+    trains data-parallel (distributed.py); processes other than rank 0 return (code, None).
     """
+    from cnnlab.train.distributed import launched_world, train_run_distributed
     from cnnlab.train.session import open_dataset, prepare_data, resolve_model
+
+    world = launched_world()
+    if world is not None:
+        return train_run_distributed(world, model, dataset, settings, out, name, quiet, command)
 
     data = dataset if not isinstance(dataset, str) else open_dataset(dataset)
     spec = resolve_model(model, data)
@@ -74,9 +80,13 @@ def resume(args) -> int:
             "may be given with it"
         )
     from cnnlab.models.layers import ModelSpec
+    from cnnlab.train.distributed import launched_world
     from cnnlab.train.runs import RunError, RunFolder
     from cnnlab.train.session import open_dataset, prepare_data, resolve_model
 
+    if launched_world() is not None:
+        raise CnnlabError(f"--resume is not supported under torchrun; continue {args.resume} in one "
+                          f"process: cnnlab train --resume {args.resume}")
     run = RunFolder.open(args.resume)
     config = run.read_config()
     if "settings" not in config or not run.last_checkpoint.is_file():
