@@ -166,7 +166,10 @@ def _train_and_finish(run, config, trainer, splits, settings, history, state, qu
         print(f"Early stopping: val_loss did not improve for {early.patience} epochs; "
               f"kept the weights of epoch {early.best_epoch + 1} (val_loss {early.best:.4f})")
     print(f"Test: loss {loss:.4f} - accuracy {accuracy:.4f} ({len(splits.test):,} images)")
-    print(f"Saved {run.path}/: model.safetensors, history.csv, metrics.json, config.json")
+    from cnnlab.report.plots import plot_history
+
+    plot_history(run.path)  # the curves, as the lesson plots them after every fit
+    print(f"Saved {run.path}/: model.safetensors, history.csv, metrics.json, config.json, plots/")
     return 0
 
 
