@@ -114,3 +114,12 @@ def test_a_different_grid_under_an_existing_name_is_refused(workdir, cli):
     assert code == 2
     assert err == ("cnnlab: error: runs/s holds a different sweep (other model, dataset, settings, --set or "
                    "--seeds); pick another --name, or continue it with --resume runs/s\n")
+
+
+def test_a_sweep_is_not_started_by_torchrun(workdir, cli, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    code, out, err = cli(*SWEEP)
+    assert code == 2
+    assert err == "cnnlab: error: a sweep runs its own worker processes; start it with cnnlab sweep, not torchrun\n"
+    assert not (workdir / "runs").exists()

@@ -35,8 +35,11 @@ SETTING_FLAGS = ("epochs", "batch_size", "optimizer", "lr", "validation_split", 
 
 
 def sweep(args) -> int:
+    from cnnlab.train.distributed import launched_world
     from cnnlab.train.session import open_dataset, resolve_model
 
+    if launched_world() is not None:
+        raise SweepError("a sweep runs its own worker processes; start it with cnnlab sweep, not torchrun")
     if args.resume:
         _only_workers_with_resume(args)
         plan, stored = Sweep.read(args.resume)

@@ -117,11 +117,16 @@ def _page(sweep, summaries, status, wall_seconds, png) -> html.Page:
             html.Section("Result", result),
             html.Section("Mean ± std per setting", [table]),
             html.Section("Grid", [html.BulletList(grid),
-                                  html.key_value_table(sweep.settings.to_dict(), caption="base settings")]),
+                                  html.key_value_table(_base_settings(sweep), caption="base settings")]),
             html.Section("Runs", [html.Table(["run", "seed", "epochs", *headings, "seconds"], run_rows,
                                              caption="each run is a run folder beside this page")]),
         ],
     )
+
+
+def _base_settings(sweep) -> dict[str, Any]:
+    """The settings every run shares; seed and threads are per run (--seeds, --workers)."""
+    return {k: v for k, v in sweep.settings.to_dict().items() if k not in ("seed", "threads")}
 
 
 def _num(value: float | None) -> str:
