@@ -46,6 +46,7 @@ class KerasNet(nn.Module):
         self.output_softmax = flat_output and _ends_with_softmax(blocks)
         if self.output_softmax:
             blocks[-1].activation = None
+        _relu_after_max_pool(blocks)
         self.blocks = nn.ModuleList(blocks)
         self.layer_names = [r.layer.name for r in layer_reports]
         self.reset_parameters()
@@ -92,11 +93,11 @@ def glorot_uniform_(weight: torch.Tensor) -> None:
         weight.uniform_(-limit, limit)
 
 
-def _activation(name: str | None, x: torch.Tensor) -> torch.Tensor:
+def _activation(name: str | None, x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
     if name is None:
         return x
     if name == "relu":
-        return F.relu(x)
+        return F.relu(x, inplace=inplace)
     if name == "sigmoid":
         return torch.sigmoid(x)
     if name == "tanh":
@@ -140,7 +141,7 @@ class _Conv(_Block):
     def forward(self, x):  # (N, C, H, W)
         if self.same:
             x = _pad_same(x, self.hw, self.kernel, self.strides)
-        return _activation(self.activation, self.conv(x))
+        return _activation(self.activation, self.conv(x), inplace=True)  # conv's backward keeps its input
 
 
 class _Pool(_Block):
@@ -162,7 +163,7 @@ class _Pool(_Block):
             return total / count
         if self.same:
             x = _pad_same(x, self.hw, self.window, self.strides, value=float("-inf"))
-        return F.max_pool2d(x, self.window, self.strides)
+        return _activation(self.activation, F.max_pool2d(x, self.window, self.strides), inplace=True)
 
 
 class _GlobalPool(_Block):
@@ -242,6 +243,17 @@ _BLOCKS = {
 
 def _block(layer: Layer, in_shape) -> _Block:
     return _BLOCKS[layer.kind](layer, in_shape)
+
+
+def _relu_after_max_pool(blocks: list[_Block]) -> None:
+    """Conv2D(activation='relu') then MaxPooling2D: apply the relu after the pooling.
+
+    relu is monotonic, so max(relu(x)) == relu(max(x)) exactly; the relu then touches a
+    quarter of the values (2x2 pools), which is a large share of a small model's step time.
+    """
+    for conv, pool in zip(blocks, blocks[1:]):
+        if isinstance(conv, _Conv) and conv.activation == "relu" and isinstance(pool, _Pool) and not pool.average:
+            conv.activation, pool.activation = None, "relu"
 
 
 def _ends_with_softmax(blocks: list[_Block]) -> bool:
