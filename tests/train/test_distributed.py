@@ -7,13 +7,21 @@ import socket
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from safetensors.torch import load_file
 from trainfixtures import FAST, read_history
 
-# 1,295 training images in batches of 32: the last global batch has 15 (shards of 8 and 7)
-TRAIN = ["train", "tiny.txt", "--dataset", "digits", "--epochs", "2", "--batch-size", "32", "--quiet", *FAST]
+from cnnlab.train.data import epoch_order, steps_per_epoch
+from cnnlab.train.distributed import local_batch, shard_of
+
+# 929 training images (after the validation split) in batches of 32: the last global batch has
+# one example, so its shards are 1 and 0 (an empty step on rank 1)
+TRAIN = ["train", "tiny.txt", "--dataset", "digits", "--train-subset", "1032", "--epochs", "2",
+         "--batch-size", "32", "--quiet", *FAST]
 
 
 def free_port() -> int:
@@ -55,6 +63,18 @@ def test_two_processes_keep_identical_weights_and_match_one_process(workdir, cli
     for a, b in zip(read_history(workdir / "runs/ddp"), read_history(workdir / "runs/single")):
         for column in ("loss", "accuracy", "val_loss", "val_accuracy"):
             assert float(a[column]) == pytest.approx(float(b[column]), rel=1e-6), column
+
+
+@settings(max_examples=200, deadline=None)
+@given(count=st.integers(1, 300), size=st.integers(1, 8), per_process=st.integers(1, 9), seed=st.integers(0, 3))
+def test_the_shards_of_a_step_are_exactly_that_global_batch(count, size, per_process, seed):
+    batch_size = size * per_process
+    order = epoch_order(count, seed, 0)
+    shards = [shard_of(order, size, rank) for rank in range(size)]
+    for step in range(steps_per_epoch(count, batch_size)):
+        parts = [shard[slice(*local_batch(step, batch_size, size, len(shard)))] for shard in shards]
+        assert sorted(np.concatenate(parts)) == sorted(order[step * batch_size:(step + 1) * batch_size])
+        assert max(map(len, parts)) - min(map(len, parts)) <= 1
 
 
 def launched(monkeypatch, world_size, rank=0):

@@ -11,9 +11,10 @@ process would: the epoch's shuffled order (`epoch_order(seed, epoch)`, the same 
 is dealt out strided, process r taking positions r, r+N, r+2N, ... (DistributedSampler's
 sharding, with the epoch playing set_epoch), so the k-th local batches of all processes
 together are the k-th global batch. No example is repeated to pad: in the last, smaller
-batch the shards differ by up to one example (some may be empty), and each process weights
-its summed loss by N / (examples in the global batch), so DDP's average is the global
-batch's mean gradient whatever the shard sizes. In fp32 the weights then follow the
+batch the shards differ by up to one example (a process with none runs a zero-weighted
+stand-in example to stay in DDP's all-reduce), and each process weights its summed loss
+by N / (examples in the global batch), so DDP's average is the global batch's mean
+gradient whatever the shard sizes. In fp32 the weights then follow the
 single-process run's up to rounding. Dropout masks differ per process (seeded by rank).
 
 Loss and accuracy are all-reduced at the end of every epoch, so history.csv holds the
@@ -23,7 +24,9 @@ everywhere). Only rank 0 prints and writes the run folder.
 
 Not supported under torchrun: --resume (resume the folder single-process instead) and a
 graceful Ctrl-C (torchrun ends all processes; the checkpoint of the last finished epoch
-stays). BatchNormalization uses each process's own batch statistics, as DDP does.
+stays). BatchNormalization normalises by each process's own batch statistics, as DDP does;
+its running statistics are rank 0's (DDP broadcasts them before each step, and so does the
+end of every epoch).
 
 Debug hook: with CNNLAB_DDP_CHECKSUMS=DIR, every process appends "epoch sha256-of-weights"
 to DIR/rank<R>.txt after each epoch (the tests compare the ranks' files).
@@ -95,6 +98,18 @@ def check_world(world: World, settings: TrainSettings, train_size: int) -> None:
             f"torchrun started {world.size} processes but there are only {train_size} training images "
             f"to share; use at most {train_size} processes or more data"
         )
+
+
+def shard_of(order, size: int, rank: int):
+    """This process's part of the epoch's order: positions rank, rank + size, ..."""
+    return order[rank::size]
+
+
+def local_batch(step: int, batch_size: int, size: int, shard_len: int) -> tuple[int, int]:
+    """[lo, hi) of this process's shard at `step`: its part of global batch `step`; empty
+    (lo >= hi) when the last global batch has fewer examples than processes."""
+    local = batch_size // size
+    return min(step * local, shard_len), min((step + 1) * local, shard_len)
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -200,15 +215,15 @@ class DistributedTrainer(Trainer):
         device_ids = [torch.cuda.current_device()] if placement.device == "cuda" else None
         self.ddp = torch.nn.parallel.DistributedDataParallel(self.net, device_ids=device_ids)
 
-    def _shard_step(self, xb, yb, global_count: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """One step on this shard (possibly empty) of a global batch of `global_count`."""
+    def _shard_step(self, xb, yb, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """Forward, backward (DDP all-reduces the gradients) and update for this shard of a
+        global batch; its summed loss is multiplied by `scale` before backward."""
         with self.placement.autocast():
             logits = self.ddp(xb)  # (b, classes)
         logits = logits.float()
         loss_sum = F.cross_entropy(logits, yb, reduction="sum")
         self.optimizer.zero_grad(set_to_none=True)
-        # DDP averages over processes: N * sum / count averaged over N = the global batch mean
-        (loss_sum * (self.world.size / global_count)).backward()
+        (loss_sum * scale).backward()
         self.optimizer.step()
         return loss_sum.detach().double(), (logits.detach().argmax(dim=1) == yb).sum()
 
@@ -216,9 +231,9 @@ class DistributedTrainer(Trainer):
         """Train the whole epoch (this process's shard); loss and accuracy all-reduced."""
         assert state.step == 0, "a distributed epoch cannot continue mid-way"
         size, rank = self.world.size, self.world.rank
-        count, local = len(x), batch_size // size
+        count = len(x)
         steps = steps_per_epoch(count, batch_size)
-        shard = torch.from_numpy(epoch_order(count, seed, state.epoch)[rank::size])  # strided
+        shard = torch.from_numpy(shard_of(epoch_order(count, seed, state.epoch), size, rank))
         x_shard, y_shard = x[shard], y[shard].to(self.placement.device)  # (n_r, H, W, C), (n_r,)
         torch.manual_seed(dropout_seed(seed, state.epoch) + rank)
         self.net.train()
@@ -227,17 +242,25 @@ class DistributedTrainer(Trainer):
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.placement.device)
         correct = torch.zeros((), dtype=torch.int64, device=self.placement.device)
         for step in range(steps):
-            lo, hi = step * local, min((step + 1) * local, len(shard))  # empty past the shard's end
+            lo, hi = local_batch(step, batch_size, size, len(shard))
             global_count = min(batch_size, count - step * batch_size)
-            loss, hits = self._shard_step(self._to_input(x_shard[lo:hi]), y_shard[lo:hi], global_count)
-            loss_sum += loss
-            correct += hits
+            # DDP averages over processes: size * sum / count, averaged, is the global batch mean
+            scale = size / global_count
+            if hi > lo:
+                loss, hits = self._shard_step(self._to_input(x_shard[lo:hi]), y_shard[lo:hi], scale)
+                loss_sum += loss
+                correct += hits
+            else:  # none of this (last) global batch is ours: a zero-weighted stand-in keeps
+                # this process in DDP's all-reduce (a model cannot run on an empty batch)
+                self._shard_step(self._to_input(x_shard[:1]), y_shard[:1], 0.0)
             if on_progress is not None:
                 now = time.perf_counter()
                 if now - last_refresh >= REFRESH_SECONDS or step + 1 == steps:
                     last_refresh = now
                     seen = max(min(hi, len(shard)), 1)
                     on_progress(step + 1, steps, loss_sum.item() / seen, correct.item() / seen)
+        for buffer in self.net.buffers():  # BatchNorm statistics: rank 0's everywhere, as DDP
+            dist.broadcast(buffer, 0)       # does before each forward
         totals = torch.stack([loss_sum, correct.double()]).cpu()
         dist.all_reduce(totals)  # the global batch's epoch sums
         state.step, state.seen = steps, count
