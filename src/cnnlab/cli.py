@@ -140,9 +140,9 @@ def _add_sweep_command(sub) -> None:
     w.add_argument("--set", action="append", metavar="NAME=V1,V2,...",
                    help="an axis of the grid: a training setting (lr=1e-3,3e-4), dropout= (every Dropout "
                    "layer), LAYER.ARG= (conv2d.filters=16,32) or ARG= (every layer but the output)")
-    w.add_argument("--seeds", type=int, default=1, help="seeds per setting, 0..N-1 (default 1)")
+    w.add_argument("--seeds", type=int, help="seeds per setting, 0..N-1 (default 1)")
     w.add_argument("--workers", type=int, default=1, help="runs in parallel processes (default 1)")
-    w.add_argument("--metric", choices=["val_loss", "val_accuracy"], default="val_loss",
+    w.add_argument("--metric", choices=["val_loss", "val_accuracy"],
                    help="what picks the best setting: its mean final value (default val_loss)")
     w.add_argument("--config", help="TOML file of base settings (a [train] table)")
     w.add_argument("--epochs", type=int, help="epochs per run (default 10)")

@@ -108,6 +108,13 @@ def test_bad_input_is_one_message_exit_2_and_nothing_written(workdir, cli, args,
     assert not (workdir / "runs").exists()
 
 
+def test_resume_takes_only_workers(workdir, cli):
+    code, out, err = cli("sweep", "--resume", "runs/s", "--seeds", "3", "--epochs", "2")
+    assert code == 2
+    assert err == ("cnnlab: error: --resume continues a sweep with its saved grid; --epochs, --seeds cannot "
+                   "be given with it (only --workers)\n")
+
+
 def test_a_different_grid_under_an_existing_name_is_refused(workdir, cli):
     assert cli(*SWEEP[:6], "--name", "s", *FAST)[0] == 0
     code, out, err = cli(*SWEEP)

@@ -11,6 +11,7 @@ created.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -54,8 +55,9 @@ def sweep(args) -> int:
         data = open_dataset(args.dataset)
         spec = resolve_model(args.model, data)
         name = args.name or _default_name(spec.name, data.name, [n for n, _ in sets])
+        seeds = 1 if args.seeds is None else args.seeds
         plan = Sweep.create(Path(args.out) / name, args.model, spec, data.name, settings, sets,
-                            args.seeds, args.metric)
+                            seeds, args.metric or "val_loss")
         stored = _existing(plan)
     _check_points(plan, data)
     workers, threads = _workers(args.workers, len(plan.points()))
@@ -65,7 +67,7 @@ def sweep(args) -> int:
 def _run(plan: Sweep, stored: dict | None, data, workers: int, threads: int, args) -> int:
     plan.path.mkdir(parents=True, exist_ok=True)
     record = {**plan.to_dict(), "workers": workers, "threads_per_worker": threads,
-              "command": stored.get("command") if stored else ["cnnlab", *sys.argv[1:]],
+              "command": stored.get("command") if stored else _command_line(),
               "created": stored.get("created") if stored else now(), "status": "running",
               "wall_time_seconds": stored.get("wall_time_seconds", 0.0) if stored else 0.0}
     _write_json(plan.path / SWEEP_FILE, record)
@@ -178,10 +180,15 @@ def _workers(workers: int, runs: int) -> tuple[int, int]:
 def _only_workers_with_resume(args) -> None:
     given = [f"--{n.replace('_', '-')}" for n in SETTING_FLAGS if getattr(args, n) is not None]
     given += [flag for flag, value in (("MODEL", args.model), ("--dataset", args.dataset), ("--set", args.set),
-                                       ("--config", args.config), ("--name", args.name)) if value]
+                                       ("--config", args.config), ("--name", args.name),
+                                       ("--seeds", args.seeds is not None), ("--metric", args.metric)) if value]
     if given:
         raise SweepError(f"--resume continues a sweep with its saved grid; {', '.join(given)} cannot be "
                          "given with it (only --workers)")
+
+
+def _command_line() -> list[str] | None:
+    return ["cnnlab", *sys.argv[1:]] if os.path.basename(sys.argv[0]) != "pytest" else None
 
 
 def _default_name(model: str, dataset: str, names: list[str]) -> str:
