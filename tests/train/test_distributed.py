@@ -63,6 +63,10 @@ def test_two_processes_keep_identical_weights_and_match_one_process(workdir, cli
     for a, b in zip(read_history(workdir / "runs/ddp"), read_history(workdir / "runs/single")):
         for column in ("loss", "accuracy", "val_loss", "val_accuracy"):
             assert float(a[column]) == pytest.approx(float(b[column]), rel=1e-6), column
+    # its checkpoint is an ordinary one: one process continues it
+    code, _, err = cli("train", "--resume", "runs/ddp", "--epochs", "3", "--quiet")
+    assert code == 0, err
+    assert [row["epoch"] for row in read_history(workdir / "runs/ddp")] == ["1", "2", "3"]
 
 
 @settings(max_examples=200, deadline=None)
