@@ -54,6 +54,8 @@ def sweep_figure(summaries: list[SettingSummary], axis_names: list[str]) -> Figu
         ax.grid(alpha=0.3)
         if not numeric:
             ax.set_xticks(range(len(categories)), categories)
+        elif min(xs_all) > 0 and max(xs_all) >= 10 * min(xs_all):
+            ax.set_xscale("log")  # learning rates and the like: a factor apart, not a distance
         if len(lines) > 1:
             ax.legend(fontsize="small")
     return fig
