@@ -34,6 +34,8 @@ def torchrun(workdir, *args, nproc=2, env=None):
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(nproc),
                "--master-addr", "127.0.0.1", "--master-port", str(free_port()), "-m", "cnnlab", *args]
     environment = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
+    if os.path.exists("/sys/class/net/lo"):  # gloo on loopback, whatever the hostname resolves to
+        environment.setdefault("GLOO_SOCKET_IFNAME", "lo")
     return subprocess.run(command, cwd=workdir, env=environment, capture_output=True, text=True, timeout=240)
 
 
