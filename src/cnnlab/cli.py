@@ -142,6 +142,8 @@ def _add_sweep_command(sub) -> None:
                    "layer), LAYER.ARG= (conv2d.filters=16,32) or ARG= (every layer but the output)")
     w.add_argument("--seeds", type=int, help="seeds per setting, 0..N-1 (default 1)")
     w.add_argument("--workers", type=int, default=1, help="runs in parallel processes (default 1)")
+    w.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="local processes (default), or Ray tasks where ray is installed")
     w.add_argument("--metric", choices=["val_loss", "val_accuracy"],
                    help="what picks the best setting: its mean final value (default val_loss)")
     w.add_argument("--config", help="TOML file of base settings (a [train] table)")

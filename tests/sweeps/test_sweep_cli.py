@@ -112,7 +112,7 @@ def test_resume_takes_only_workers(workdir, cli):
     code, out, err = cli("sweep", "--resume", "runs/s", "--seeds", "3", "--epochs", "2")
     assert code == 2
     assert err == ("cnnlab: error: --resume continues a sweep with its saved grid; --epochs, --seeds cannot "
-                   "be given with it (only --workers)\n")
+                   "be given with it (only --workers and --backend)\n")
 
 
 def test_a_different_grid_under_an_existing_name_is_refused(workdir, cli):

@@ -60,13 +60,17 @@ def sweep(args) -> int:
                             seeds, args.metric or "val_loss")
         stored = _existing(plan)
     _check_points(plan, data)
-    workers, threads = _workers(args.workers, len(plan.points()))
+    if args.backend == "ray":
+        from cnnlab.sweeps.ray_backend import require_ray
+
+        require_ray()
+    workers, threads = _workers(args.workers, len(plan.points()), cluster=args.backend == "ray")
     return _run(plan, stored, data, workers, threads, args)
 
 
 def _run(plan: Sweep, stored: dict | None, data, workers: int, threads: int, args) -> int:
     plan.path.mkdir(parents=True, exist_ok=True)
-    record = {**plan.to_dict(), "workers": workers, "threads_per_worker": threads,
+    record = {**plan.to_dict(), "backend": args.backend, "workers": workers, "threads_per_worker": threads,
               "command": stored.get("command") if stored else _command_line(),
               "created": stored.get("created") if stored else now(), "status": "running",
               "wall_time_seconds": stored.get("wall_time_seconds", 0.0) if stored else 0.0}
@@ -77,7 +81,8 @@ def _run(plan: Sweep, stored: dict | None, data, workers: int, threads: int, arg
     print(f"Sweep {plan.path}: {plan.spec.name} on {plan.dataset}, "
           f"{len(plan.settings_groups())} settings x {len(plan.seeds)} seeds = {len(points)} runs"
           + (f" ({kept} finished before, {len(todo)} to run)" if kept else ""))
-    print(f"{workers} worker{'s' if workers > 1 else ''} x {threads} thread{'s' if threads > 1 else ''}; "
+    print(f"{workers} worker{'s' if workers > 1 else ''} x {threads} thread{'s' if threads > 1 else ''}"
+          f"{' (Ray tasks)' if args.backend == 'ray' else ''}; "
           f"each run's output in {plan.path / LOGS}/", flush=True)
     remember_dataset(data)
     failed: list[Outcome] = []
@@ -99,7 +104,7 @@ def _run(plan: Sweep, stored: dict | None, data, workers: int, threads: int, arg
 
     started = time.perf_counter()
     jobs = [plan.job(points[name], threads) for name in todo]
-    complete = run_jobs(jobs, workers, threads, report)
+    complete = run_jobs(jobs, workers, threads, report, args.backend)
     wall = record["wall_time_seconds"] + time.perf_counter() - started
     status = "interrupted" if not complete else ("failed" if failed else "finished")
     record.update(status=status, wall_time_seconds=round(wall, 1))
@@ -163,14 +168,15 @@ def _check_points(plan: Sweep, data) -> None:
             raise SweepError(f"--set {point.setting}: {e}") from None
 
 
-def _workers(workers: int, runs: int) -> tuple[int, int]:
-    """(worker processes, torch threads each) with workers x threads <= cores."""
+def _workers(workers: int, runs: int, cluster: bool = False) -> tuple[int, int]:
+    """(worker processes, torch threads each) with workers x threads <= cores (this machine's;
+    on a Ray cluster, Ray places the tasks where their threads are free)."""
     from cnnlab.train.precision import usable_cores
 
     cores = usable_cores()
     if workers < 1:
         raise SweepError(f"--workers {workers}: give at least 1")
-    if workers > cores:
+    if workers > cores and not cluster:
         raise SweepError(f"--workers {workers} is more than the {cores} cores this process may use; "
                          f"give at most --workers {cores}")
     workers = min(workers, runs)
@@ -184,7 +190,7 @@ def _only_workers_with_resume(args) -> None:
                                        ("--seeds", args.seeds is not None), ("--metric", args.metric)) if value]
     if given:
         raise SweepError(f"--resume continues a sweep with its saved grid; {', '.join(given)} cannot be "
-                         "given with it (only --workers)")
+                         "given with it (only --workers and --backend)")
 
 
 def _command_line() -> list[str] | None:

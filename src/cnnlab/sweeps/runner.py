@@ -82,7 +82,7 @@ def run_job(job: Job) -> Outcome:
     return Outcome(job.name, code, time.perf_counter() - started)
 
 
-def _init_worker(threads: int) -> None:
+def init_worker(threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
@@ -106,11 +106,16 @@ def clear_unfinished(sweep_dir: Path, names: list[str], finished: Callable[[Path
     return todo
 
 
-def run_jobs(jobs: list[Job], workers: int, threads: int, on_outcome: Callable[[Outcome], None]) -> bool:
+def run_jobs(jobs: list[Job], workers: int, threads: int, on_outcome: Callable[[Outcome], None],
+             backend: str = "local") -> bool:
     """Run the jobs; on_outcome after each. False if interrupted (the rest did not start)."""
     if not jobs:
         return True
     (Path(jobs[0].sweep_dir) / LOGS).mkdir(exist_ok=True)
+    if backend == "ray":
+        from cnnlab.sweeps.ray_backend import run_on_ray
+
+        return run_on_ray(jobs, workers, threads, on_outcome)
     if workers == 1:
         for job in jobs:
             outcome = run_job(job)
@@ -126,7 +131,7 @@ def _run_parallel(jobs, workers, threads, on_outcome) -> bool:
     pending: set[Future] = set()
     queue = list(jobs)
     complete = True
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,
                              initargs=(threads,)) as pool:
         try:
             while queue or pending:
