@@ -179,7 +179,7 @@ class _Flatten(_Block):
     def forward(self, x):  # Keras flattens channels_last: (N, C, H, W) -> (N, H*W*C)
         if x.dim() == 4:
             x = x.permute(0, 2, 3, 1)
-        return x.reshape(x.shape[0], -1)
+        return x.flatten(1)  # also for a batch of 0 examples
 
 
 class _Dense(_Block):
