@@ -130,7 +130,9 @@ def _train_dataset(name, models, settings, out: Path, quiet, say, resize=None) -
     if settings.train_subset and settings.train_subset >= len(data.train):
         settings = dataclasses.replace(settings, train_subset=None)  # --quick on a small dataset
     epochs = f"{settings.epochs} epoch{'s' if settings.epochs != 1 else ''}"
-    images = f"{settings.train_subset or len(data.train):,} images"
+    images = f"{settings.train_subset or len(data.train):,} training images"
+    if settings.validation_split:
+        images += f" ({settings.validation_split:.0%} held out for validation)"
     say(f"Question 4 on {name}{' (fallback)' if name == FALLBACK else ''}: training {len(models)} "
         f"models for {epochs} on {images}.")
     comparison = None
