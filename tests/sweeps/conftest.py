@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from cnnlab.cli import main
-
 sys.path.insert(0, str(Path(__file__).parent))
 from sweepfixtures import TINY_DROPOUT_MODEL  # noqa: E402
 
@@ -18,15 +16,3 @@ def workdir(tmp_path, monkeypatch) -> Path:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "tiny.txt").write_text(TINY_DROPOUT_MODEL)
     return tmp_path
-
-
-@pytest.fixture
-def cli(capsys):
-    """Run `cnnlab ARGS...` in this process: (exit code, stdout, stderr)."""
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
