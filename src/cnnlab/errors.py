@@ -3,3 +3,7 @@
 
 class CnnlabError(Exception):
     """Bad input from the user; the message names the problem and the fix."""
+
+
+class RunError(CnnlabError):
+    """A run folder that cannot be created, read or resumed; the message names the file and the fix."""

@@ -22,14 +22,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-from cnnlab.errors import CnnlabError
+from cnnlab.errors import RunError
 
 CONFIG, HISTORY, METRICS, WEIGHTS = "config.json", "history.csv", "metrics.json", "model.safetensors"
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
-
-
-class RunError(CnnlabError):
-    """A folder that is not a readable run; the message names the file and the fix."""
 
 
 @dataclasses.dataclass

@@ -38,16 +38,12 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save as save_tensors
 
-from cnnlab.errors import CnnlabError
+from cnnlab.errors import RunError
 from cnnlab.train.callbacks import Callback
 from cnnlab.train.trainer import EpochState, Trainer
 
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
 CHECKPOINT_FORMAT = "cnnlab-checkpoint-1"
-
-
-class RunError(CnnlabError):
-    """A run folder that cannot be created, read or resumed."""
 
 
 def atomic_write(path: Path, data: bytes | str) -> None:
