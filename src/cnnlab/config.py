@@ -95,8 +95,8 @@ def read_toml(path: str | Path, section: str) -> dict[str, Any]:
     """The `[section]` table of a TOML file, or its top level when it has no such table."""
     try:
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        raise ConfigError("reading TOML settings needs Python 3.11 or newer") from None
+    except ModuleNotFoundError:  # Python 3.10: the same parser, installed as tomli
+        import tomli as tomllib
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)
