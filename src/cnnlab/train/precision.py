@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import platform
+import time
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
@@ -55,19 +56,44 @@ def usable_cores() -> int:
 
 
 def default_threads() -> int:
-    """The usable cores not already busy (1-minute load average), at least one.
+    """The usable cores not busy with other work right now, at least one.
 
     torch's CPU kernels split each operation across threads and wait for all of them; when
     another job holds a core, every step waits for a descheduled thread, and two threads on a
-    busy 2-core machine run several times slower than one. Thread count also changes the
-    last bits of fp32 results: it is recorded in config.json, and `--threads` pins it.
+    busy 2-core machine run several times slower than one. "Right now" is the number of
+    runnable tasks (the 4th field of /proc/loadavg, this process excluded), the median of a
+    few samples: the 1-minute load average would still count the run that just finished, and
+    a lesson training its models one after another would slow itself down. Thread count also
+    changes the last bits of fp32 results: it is recorded in config.json, `--threads` pins it.
     """
     cores = usable_cores()
-    try:
-        busy = os.getloadavg()[0]
-    except (AttributeError, OSError):
+    others = other_runnable_tasks()
+    if others is None:
         return cores
-    return max(1, min(cores, int(cores - busy + 0.5)))
+    return max(1, min(cores, cores - others))
+
+
+def other_runnable_tasks(samples: int = 5, read=None) -> int | None:
+    """Runnable tasks besides this process (median of `samples` looks); None if unknown."""
+    read = read or _read_proc_loadavg
+    counts = []
+    for i in range(samples):
+        text = read()
+        if text is None:
+            return None
+        running = int(text.split()[3].split("/")[0])
+        counts.append(max(0, running - 1))  # this process is running while it reads
+        if i + 1 < samples:
+            time.sleep(0.01)
+    return sorted(counts)[len(counts) // 2]
+
+
+def _read_proc_loadavg() -> str | None:
+    try:
+        with open("/proc/loadavg") as f:
+            return f.read()
+    except OSError:
+        return None
 
 
 @dataclass(frozen=True)
