@@ -4,6 +4,7 @@ so that `cnnlab --help` and `cnnlab params` never import torch."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from cnnlab.errors import CnnlabError
@@ -162,18 +163,6 @@ def _add_sweep_command(sub) -> None:
     w.add_argument("--resume", metavar="SWEEP", help="continue a sweep folder: keep finished runs, run the rest")
 
 
-def _sweep(args) -> int:
-    from cnnlab.sweeps import commands as sweep_commands
-
-    return sweep_commands.sweep(args)
-
-
-def _train_command(args) -> int:
-    from cnnlab.train import commands as train_commands
-
-    return getattr(train_commands, args.command)(args)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -185,8 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 0
-    handler = _HANDLERS[args.command]
+    module, function = _HANDLERS[args.command]
     try:
+        handler = getattr(importlib.import_module(module), function)
         return handler(args) or 0
     except CnnlabError as e:
         print(f"cnnlab: error: {e}", file=sys.stderr)
@@ -196,53 +186,18 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _params(args) -> int:
-    from cnnlab.models import commands
-
-    return commands.params(args)
-
-
-def _summary(args) -> int:
-    from cnnlab.models import commands
-
-    return commands.summary(args)
-
-
-def _models(args) -> int:
-    from cnnlab.models import commands
-
-    return commands.list_models(args)
-
-
-def _datasets(args) -> int:
-    from cnnlab.datasets import commands as dataset_commands
-
-    return dataset_commands.run(args)
-
-
-def _report_command(args) -> int:
-    from cnnlab.report import commands as report_commands
-
-    return report_commands.run(args)
-
-
-def _lesson(args) -> int:
-    from cnnlab import lesson
-
-    return lesson.main(args)
-
-
+# command -> (module, function): imported only when that command runs, so --help stays light
 _HANDLERS = {
-    "lesson": _lesson,
-    "sweep": _sweep,
-    "train": _train_command,
-    "evaluate": _train_command,
-    "predict": _train_command,
-    "plot": _report_command,
-    "report": _report_command,
-    "compare": _report_command,
-    "datasets": _datasets,
-    "params": _params,
-    "summary": _summary,
-    "models": _models,
+    "lesson": ("cnnlab.lesson", "main"),
+    "sweep": ("cnnlab.sweeps.commands", "sweep"),
+    "train": ("cnnlab.train.commands", "train"),
+    "evaluate": ("cnnlab.train.commands", "evaluate"),
+    "predict": ("cnnlab.train.commands", "predict"),
+    "plot": ("cnnlab.report.commands", "run"),
+    "report": ("cnnlab.report.commands", "run"),
+    "compare": ("cnnlab.report.commands", "run"),
+    "datasets": ("cnnlab.datasets.commands", "run"),
+    "params": ("cnnlab.models.commands", "params"),
+    "summary": ("cnnlab.models.commands", "summary"),
+    "models": ("cnnlab.models.commands", "list_models"),
 }
