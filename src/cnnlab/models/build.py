@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnlab.models.layers import Layer, ModelSpec
-from cnnlab.models.shapes import analyze
+from cnnlab.models.shapes import analyze, window_output
 
 
 def build(spec: ModelSpec, input_shape: tuple[int, ...] | None = None) -> KerasNet:
@@ -109,7 +109,7 @@ def _activation(name: str | None, x: torch.Tensor, inplace: bool = False) -> tor
 
 def _same_padding(size: int, window: int, stride: int) -> tuple[int, int]:
     """TensorFlow's 'same': pad so out = ceil(size / stride), the extra on the far side."""
-    out = math.ceil(size / stride)
+    out = window_output(size, window, stride, "same")
     total = max((out - 1) * stride + window - size, 0)
     return total // 2, total - total // 2
 
