@@ -13,17 +13,10 @@ from filelock import FileLock, Timeout
 
 from cnnlab.datasets.errors import DatasetError
 from cnnlab.datasets.registry import DatasetSpec, Source, SourceFile
+from cnnlab.home import cache_root
 
 DECODED_VERSION = 1  # bump when decoding changes, so old .npy files are rebuilt
 LOCK_TIMEOUT = 3600.0  # s; another process may be downloading 170 MB on a slow link
-
-
-def cache_root() -> Path:
-    """$CNNLAB_HOME, else $XDG_CACHE_HOME/cnnlab, else ~/.cache/cnnlab."""
-    if os.environ.get("CNNLAB_HOME"):
-        return Path(os.environ["CNNLAB_HOME"]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "cnnlab"
 
 
 def dataset_dir(name: str) -> Path:

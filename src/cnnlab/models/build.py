@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnlab.models.layers import Layer, ModelSpec
+from cnnlab.models.native.maxpool import max_pool2d
 from cnnlab.models.shapes import analyze, window_output
 
 
@@ -163,7 +164,8 @@ class _Pool(_Block):
             return total / count
         if self.same:
             x = _pad_same(x, self.hw, self.window, self.strides, value=float("-inf"))
-        return _activation(self.activation, F.max_pool2d(x, self.window, self.strides), inplace=True)
+        # the only activation a pool carries is the relu moved here from the Conv2D before it
+        return max_pool2d(x, self.window, self.strides, relu=self.activation == "relu")
 
 
 class _GlobalPool(_Block):
