@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from cnnlab.train.data import epoch_order, steps_per_epoch
+from cnnlab.train.optimizers import make_optimizer
 from cnnlab.train.precision import Placement
 
 REFRESH_SECONDS = 0.1  # how often running loss/accuracy are read during an epoch
@@ -40,18 +41,6 @@ class EpochState:
         if self.seen == 0:
             return float("nan"), float("nan")
         return self.loss_sum.item() / self.seen, self.correct.item() / self.seen
-
-
-def make_optimizer(name: str, params, lr: float, device: str) -> torch.optim.Optimizer:
-    """Keras's optimizers with Keras's defaults (beta 0.9/0.999, epsilon 1e-7, rho 0.9)."""
-    fused = device in ("cpu", "cuda")
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=1e-7, fused=fused)
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=0.0, fused=fused)
-    if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7, momentum=0.0, foreach=True)
-    raise AssertionError(f"unknown optimizer {name!r}")  # settings are checked before
 
 
 def dropout_seed(seed: int, epoch: int) -> int:
