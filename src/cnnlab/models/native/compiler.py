@@ -19,7 +19,7 @@ import platform
 import shutil
 import subprocess
 import tempfile
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from cnnlab.home import cache_root
@@ -45,7 +45,7 @@ def library_path(name: str, cc: str) -> Path:
     return cache_root() / "native" / f"{name}-{digest.hexdigest()[:16]}.so"
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(name: str) -> ctypes.CDLL | None:
     """The compiled library for `SOURCE_DIR/name.c`, built if needed; None if unavailable."""
     if os.environ.get("CNNLAB_NATIVE", "1").strip() == "0":
