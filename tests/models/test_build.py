@@ -59,3 +59,10 @@ def test_accepts_channels_last_batches():
     x = torch.rand(2, 32, 32, 3).permute(0, 3, 1, 2)  # NHWC data seen as NCHW
     assert x.is_contiguous(memory_format=torch.channels_last)
     assert net(x).shape == (2, 10)
+
+
+def test_same_average_pooling_averages_only_real_values_as_tensorflow():
+    # [1, 2, 3, 4, 5], pool 3, 'same': out 2, one pad on the far side -> [mean(1,2,3), mean(4,5)]
+    spec = new_spec("avg", [make_layer("AveragePooling2D", {"pool_size": 3, "padding": "same"})], (1, 5, 1))
+    x = torch.arange(1.0, 6.0).reshape(1, 1, 1, 5)  # (N, C, H, W)
+    assert build(spec)(x).flatten().tolist() == [2.0, 4.5]

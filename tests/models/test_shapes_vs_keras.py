@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from keras_oracle import keras, keras_model, keras_summary
 
@@ -112,6 +112,10 @@ def _copy_keras_weights(model, net):
 def test_forward_pass_equals_keras(stack, seed):
     """Same weights, same input: same output (padding, Flatten order, Dense on 4-D, softmax)."""
     spec = make_spec(*stack)
+    # Keras's torch backend pads 'same' average pooling with edge values where TensorFlow
+    # averages only the real values ([1..5], pool 3: [2, 4.67] instead of [2, 4.5]); cnnlab
+    # follows TensorFlow, checked by hand in test_build.py.
+    assume(not any(layer.kind == "AveragePooling2D" and layer.args["padding"] == "same" for layer in spec.layers))
     try:
         model = keras_model(spec)
     except ValueError:
