@@ -22,9 +22,10 @@ static inline float bf16_to_f32(uint16_t b) {
     return f;
 }
 
+/* Any window: channels in chunks, the running maximum kept as float. */
 #define CHUNK 64
 #define FORWARD(NAME, T, LOAD, STORE)                                                          \
-void NAME(const T *x, T *out, uint8_t *arg, int64_t n, int64_t h, int64_t w, int64_t c,       \
+static void NAME(const T *x, T *out, uint8_t *arg, int64_t n, int64_t h, int64_t w, int64_t c, \
           int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t oh, int64_t ow, int relu) {   \
     float best[CHUNK];                                                                         \
     uint8_t pick[CHUNK];                                                                       \
@@ -62,6 +63,31 @@ void NAME(const T *x, T *out, uint8_t *arg, int64_t n, int64_t h, int64_t w, int
             }                                                                                  \
 }
 
+/* The common 2x2 window, stride 2: one pass over two input rows per output row. */
+#define FORWARD_2X2(NAME, T, LOAD, STORE)                                                      \
+static void NAME(const T *restrict x, T *restrict out, uint8_t *restrict arg, int64_t n,      \
+                 int64_t h, int64_t w, int64_t c, int64_t oh, int64_t ow, int relu) {          \
+    for (int64_t b = 0; b < n; b++)                                                            \
+        for (int64_t i = 0; i < oh; i++) {                                                     \
+            const T *top = x + (b * h + 2 * i) * w * c, *bottom = top + w * c;                 \
+            T *o = out + (b * oh + i) * ow * c;                                                \
+            uint8_t *a = arg + (b * oh + i) * ow * c;                                          \
+            for (int64_t j = 0; j < ow; j++) {                                                 \
+                const T *p0 = top + 2 * j * c, *p1 = p0 + c, *p2 = bottom + 2 * j * c, *p3 = p2 + c; \
+                for (int64_t ch = 0; ch < c; ch++) {                                           \
+                    float best = LOAD(p0[ch]), v;                                              \
+                    uint8_t k = 0;                                                             \
+                    v = LOAD(p1[ch]); if (v > best || v != v) { best = v; k = 1; }             \
+                    v = LOAD(p2[ch]); if (v > best || v != v) { best = v; k = 2; }             \
+                    v = LOAD(p3[ch]); if (v > best || v != v) { best = v; k = 3; }             \
+                    if (relu && best <= 0.0f) { best = 0.0f; k = NO_GRAD; }                    \
+                    o[j * c + ch] = STORE(best);                                               \
+                    a[j * c + ch] = k;                                                         \
+                }                                                                              \
+            }                                                                                  \
+        }                                                                                      \
+}
+
 #define BACKWARD(NAME, T)                                                                      \
 void NAME(const T *g, const uint8_t *arg, T *gx, int64_t n, int64_t h, int64_t w, int64_t c, \
           int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t oh, int64_t ow) {            \
@@ -82,11 +108,27 @@ void NAME(const T *g, const uint8_t *arg, T *gx, int64_t n, int64_t h, int64_t w
         }                                                                                      \
 }
 
+
 #define LOAD_F32(v) (v)
 #define LOAD_BF16(v) bf16_to_f32(v)
 #define STORE_F32(v) (v)
 #define STORE_BF16(v) f32_to_bf16(v)
-FORWARD(maxpool_forward_f32, float, LOAD_F32, STORE_F32)
-FORWARD(maxpool_forward_bf16, uint16_t, LOAD_BF16, STORE_BF16)
+FORWARD(general_forward_f32, float, LOAD_F32, STORE_F32)
+FORWARD_2X2(forward_2x2_f32, float, LOAD_F32, STORE_F32)
+FORWARD(general_forward_bf16, uint16_t, LOAD_BF16, STORE_BF16)
+FORWARD_2X2(forward_2x2_bf16, uint16_t, LOAD_BF16, STORE_BF16)
 BACKWARD(maxpool_backward_f32, float)
 BACKWARD(maxpool_backward_bf16, uint16_t)
+
+/* Entry points: the 2x2/2 window of nearly every lesson model, or any non-overlapping one. */
+#define DISPATCH(NAME, T, SUFFIX)                                                              \
+void NAME(const T *x, T *out, uint8_t *arg, int64_t n, int64_t h, int64_t w, int64_t c, \
+          int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t oh, int64_t ow, int relu) {   \
+    if (kh == 2 && kw == 2 && sh == 2 && sw == 2)                                              \
+        forward_2x2_##SUFFIX(x, out, arg, n, h, w, c, oh, ow, relu);                           \
+    else                                                                                       \
+        general_forward_##SUFFIX(x, out, arg, n, h, w, c, kh, kw, sh, sw, oh, ow, relu);       \
+}
+DISPATCH(maxpool_forward_f32, float, f32)
+DISPATCH(maxpool_forward_bf16, uint16_t, bf16)
+
