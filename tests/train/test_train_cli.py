@@ -6,6 +6,8 @@ import json
 import pytest
 from trainfixtures import FAST, metric_columns, read_history
 
+from cnnlab.models.native.maxpool import kernel_status
+
 HISTORY_HEADER = "epoch,loss,accuracy,val_loss,val_accuracy,seconds"
 
 
@@ -29,6 +31,7 @@ def test_train_writes_a_complete_run_folder(workdir, cli):
     assert config["settings"]["epochs"] == 2 and config["seed"] == 0
     assert (config["precision"], config["threads"], config["status"]) == ("fp32", 1, "finished")
     assert set(config["versions"]) == {"cnnlab", "torch", "numpy", "python"}
+    assert config["kernels"] == {"max_pooling": kernel_status()}  # "C kernel" where cc exists
     assert config["wall_time_seconds"] > 0 and config["cpu"]["name"]
     # what the user saw
     assert out.splitlines()[0] == "Training sequential on digits: 1,295 train, 143 validation (0.1, stratified), 359 test"

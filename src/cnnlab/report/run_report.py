@@ -21,7 +21,7 @@ from cnnlab.report.sentences import pct, run_sentences
 
 REPORT_FILE = "index.html"
 # config.json keys that describe the machine and the software rather than the experiment
-ENVIRONMENT_KEYS = ("versions", "cpu", "device", "precision", "threads", "wall_time_seconds",
+ENVIRONMENT_KEYS = ("versions", "cpu", "device", "precision", "threads", "kernels", "wall_time_seconds",
                     "status", "epochs_done", "command", "started", "finished", "python", "platform")
 LONG_LIST = 12  # lists longer than this (class names of cifar100) are shortened in tables
 

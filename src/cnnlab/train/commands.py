@@ -211,6 +211,7 @@ def _run_config(model_ref, command, spec, dataset, splits, settings: TrainSettin
     import torch
 
     from cnnlab import __version__
+    from cnnlab.models.native.maxpool import kernel_status
     from cnnlab.train.precision import cpu_has_bf16, cpu_name, usable_cores
 
     trainable, non_trainable = trainer.net.count_params()
@@ -234,6 +235,7 @@ def _run_config(model_ref, command, spec, dataset, splits, settings: TrainSettin
         "precision": placement.precision,
         "device": placement.device,
         "threads": placement.threads,
+        "kernels": {"max_pooling": kernel_status()},  # results are bit-identical either way
         "cpu": {"name": cpu_name(), "bf16": cpu_has_bf16(), "cores": usable_cores()},
         "versions": {
             "cnnlab": __version__, "torch": torch.__version__, "numpy": numpy.__version__,

@@ -4,7 +4,8 @@
       config.json        what is needed to rerun it: "model" (ModelSpec.to_dict()), "model_ref",
                          "dataset" (name, input_shape, num_classes, class_names, sizes,
                          pixel_mean), "settings" (TrainSettings), "seed", "precision", "device",
-                         "threads", "cpu", "versions" (cnnlab, torch, numpy, python), "params",
+                         "threads", "kernels" (C kernel or torch), "cpu", "versions" (cnnlab,
+                         torch, numpy, python), "params",
                          "status" (running | finished | stopped early | interrupted),
                          "epochs_done", "wall_time_seconds", "command"
       history.csv        epoch,loss,accuracy,val_loss,val_accuracy,seconds: one row per
