@@ -105,3 +105,27 @@ def test_library_is_built_once_per_cpu_and_source(fresh_build, monkeypatch):
     cc = compiler.compiler()
     monkeypatch.setattr(compiler, "_cpu_signature", lambda: "another cpu")
     assert compiler.library_path("maxpool", cc) != built[0]  # never reused on another CPU
+
+
+@needs_kernel
+@pytest.mark.parametrize("window", [(2, 2), (3, 2)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_big_batches_split_over_threads_match_torch(window, dtype):
+    """Above PARALLEL_FROM elements the batch loop runs on torch's OpenMP threads."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        g = torch.Generator().manual_seed(3)
+        x = torch.randint(-3, 4, (33, 40, 31, 29), generator=g).to(dtype)  # ties everywhere
+        x = x.contiguous(memory_format=torch.channels_last)
+        assert x.numel() >= 1 << 17
+        x_ref, x_new = x.clone().requires_grad_(), x.clone().requires_grad_()
+        expected = reference(x_ref, window, window, True)
+        got = maxpool.max_pool2d(x_new, window, window, True)
+        assert torch.equal(got, expected)
+        grad = torch.randn(expected.shape, generator=g).to(dtype)
+        expected.backward(grad)
+        got.backward(grad)
+        assert torch.equal(x_new.grad, x_ref.grad)
+    finally:
+        torch.set_num_threads(threads)

@@ -6,6 +6,11 @@ digest of the source, the flags, the compiler and this CPU's feature flags: it i
 with -march=native, and a library built for another CPU must never be loaded here.
 Concurrent builds (sweep workers) each write a temporary file and rename it into place.
 
+Kernels parallelise with OpenMP only where torch ships GNU OpenMP itself (torch/lib/
+libgomp.so.1, as the Linux wheels do): the library then links to the runtime torch has
+already loaded and runs on torch's thread pool. Anywhere else they are built serial, so a
+second OpenMP runtime never competes with torch's threads.
+
 Where there is no compiler, the build fails, or CNNLAB_NATIVE=0 is set, `load` returns
 None and says why in `unavailable_reason`; callers then use torch's own operators.
 """
@@ -37,10 +42,14 @@ def compiler() -> str | None:
     return next((path for name in ("cc", "gcc", "clang") if (path := shutil.which(name))), None)
 
 
+def flags() -> tuple[str, ...]:
+    return FLAGS + (("-fopenmp",) if _torch_ships_gnu_openmp() else ())
+
+
 def library_path(name: str, cc: str) -> Path:
     source = (SOURCE_DIR / f"{name}.c").read_bytes()
     digest = hashlib.sha256()
-    for part in (source, " ".join(FLAGS).encode(), cc.encode(), _cpu_signature().encode()):
+    for part in (source, " ".join(flags()).encode(), cc.encode(), _cpu_signature().encode()):
         digest.update(part + b"\0")
     return cache_root() / "native" / f"{name}-{digest.hexdigest()[:16]}.so"
 
@@ -74,12 +83,18 @@ def _build(source: Path, target: Path, cc: str) -> None:
     fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}-", suffix=".so")
     os.close(fd)
     try:
-        subprocess.run([cc, *FLAGS, "-o", temp, str(source)], check=True, capture_output=True,
+        subprocess.run([cc, *flags(), "-o", temp, str(source)], check=True, capture_output=True,
                        text=True, timeout=BUILD_TIMEOUT)
         os.replace(temp, target)
     finally:
         if os.path.exists(temp):
             os.unlink(temp)
+
+
+def _torch_ships_gnu_openmp() -> bool:
+    import torch
+
+    return platform.system() == "Linux" and (Path(torch.__file__).parent / "lib" / "libgomp.so.1").exists()
 
 
 def _cpu_signature() -> str:

@@ -9,6 +9,15 @@
 
 #define NO_GRAD 255
 
+/* Built with -fopenmp where torch ships its own libgomp: the batch loop then runs on torch's
+ * thread pool (same runtime, same thread count), never on extra threads of its own. */
+#ifdef _OPENMP
+#define PARALLEL _Pragma("omp parallel for if (n * h * w * c >= PARALLEL_FROM) schedule(static)")
+#else
+#define PARALLEL
+#endif
+#define PARALLEL_FROM (1 << 17) /* elements: below this, waking threads costs more */
+
 static inline uint16_t f32_to_bf16(float f) { /* exact: f came from a bf16 */
     uint32_t u;
     memcpy(&u, &f, 4);
@@ -27,11 +36,12 @@ static inline float bf16_to_f32(uint16_t b) {
 #define FORWARD(NAME, T, LOAD, STORE)                                                          \
 static void NAME(const T *x, T *out, uint8_t *arg, int64_t n, int64_t h, int64_t w, int64_t c, \
           int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t oh, int64_t ow, int relu) {   \
-    float best[CHUNK];                                                                         \
-    uint8_t pick[CHUNK];                                                                       \
+    PARALLEL                                                                                    \
     for (int64_t b = 0; b < n; b++)                                                            \
         for (int64_t i = 0; i < oh; i++)                                                       \
             for (int64_t j = 0; j < ow; j++) {                                                 \
+                float best[CHUNK];                                                             \
+                uint8_t pick[CHUNK];                                                           \
                 const T *corner = x + ((b * h + i * sh) * w + j * sw) * c;                     \
                 int64_t at = ((b * oh + i) * ow + j) * c;                                      \
                 for (int64_t c0 = 0; c0 < c; c0 += CHUNK) {                                    \
@@ -67,6 +77,7 @@ static void NAME(const T *x, T *out, uint8_t *arg, int64_t n, int64_t h, int64_t
 #define FORWARD_2X2(NAME, T, LOAD, STORE)                                                      \
 static void NAME(const T *restrict x, T *restrict out, uint8_t *restrict arg, int64_t n,      \
                  int64_t h, int64_t w, int64_t c, int64_t oh, int64_t ow, int relu) {          \
+    PARALLEL                                                                                    \
     for (int64_t b = 0; b < n; b++)                                                            \
         for (int64_t i = 0; i < oh; i++) {                                                     \
             const T *top = x + (b * h + 2 * i) * w * c, *bottom = top + w * c;                 \
@@ -91,6 +102,7 @@ static void NAME(const T *restrict x, T *restrict out, uint8_t *restrict arg, in
 #define BACKWARD(NAME, T)                                                                      \
 void NAME(const T *g, const uint8_t *arg, T *gx, int64_t n, int64_t h, int64_t w, int64_t c, \
           int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t oh, int64_t ow) {            \
+    PARALLEL                                                                                    \
     for (int64_t b = 0; b < n; b++)                                                            \
         for (int64_t y = 0; y < h; y++) {                                                      \
             int64_t i = y / sh, p = y % sh;                                                    \

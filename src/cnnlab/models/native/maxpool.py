@@ -5,6 +5,7 @@ on a CPU in bfloat16 that was about a fifth of the lesson model's training step.
 kernel (maxpool.c) keeps a one-byte argmax per output and writes every input gradient once.
 Results are bit-identical to F.max_pool2d (+ relu): the first maximum of a window in
 row-major order gets the gradient, as in torch and TensorFlow, and NaN wins a window.
+Big batches are split over torch's own OpenMP threads where the build allows (compiler.py).
 
 Anything the kernel does not cover (other devices or dtypes, overlapping windows, no
 compiler) runs torch's operators instead.
