@@ -104,7 +104,22 @@ def test_library_is_built_once_per_cpu_and_source(fresh_build, monkeypatch):
     assert len(built) == 1 and built[0].suffix == ".so"
     cc = compiler.compiler()
     monkeypatch.setattr(compiler, "_cpu_signature", lambda: "another cpu")
-    assert compiler.library_path("maxpool", cc) != built[0]  # never reused on another CPU
+    assert compiler.library_path("maxpool", cc, compiler.flag_sets()[0]) != built[0]  # never on another CPU
+
+
+def test_a_compiler_without_openmp_gets_the_serial_build(fresh_build, monkeypatch, tmp_path):
+    real = compiler.compiler()
+    if real is None:
+        pytest.skip("no C compiler here")
+    wrapper = tmp_path / "cc-without-openmp"
+    wrapper.write_text(f'#!/bin/sh\nfor a in "$@"; do [ "$a" = -fopenmp ] && exit 1; done\nexec {real} "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("CC", str(wrapper))
+    monkeypatch.setattr(compiler, "_torch_ships_gnu_openmp", lambda: True)
+    assert compiler.load("maxpool") is not None
+    assert [p.name for p in (fresh_build / "native").iterdir()] == [
+        compiler.library_path("maxpool", str(wrapper), compiler.FLAGS).name
+    ]
 
 
 @needs_kernel

@@ -42,14 +42,15 @@ def compiler() -> str | None:
     return next((path for name in ("cc", "gcc", "clang") if (path := shutil.which(name))), None)
 
 
-def flags() -> tuple[str, ...]:
-    return FLAGS + (("-fopenmp",) if _torch_ships_gnu_openmp() else ())
+def flag_sets() -> list[tuple[str, ...]]:
+    """The flags to try, best first: with OpenMP where torch ships libgomp, then serial."""
+    return ([FLAGS + ("-fopenmp",)] if _torch_ships_gnu_openmp() else []) + [FLAGS]
 
 
-def library_path(name: str, cc: str) -> Path:
+def library_path(name: str, cc: str, flags: tuple[str, ...] = FLAGS) -> Path:
     source = (SOURCE_DIR / f"{name}.c").read_bytes()
     digest = hashlib.sha256()
-    for part in (source, " ".join(flags()).encode(), cc.encode(), _cpu_signature().encode()):
+    for part in (source, " ".join(flags).encode(), cc.encode(), _cpu_signature().encode()):
         digest.update(part + b"\0")
     return cache_root() / "native" / f"{name}-{digest.hexdigest()[:16]}.so"
 
@@ -64,26 +65,27 @@ def load(name: str) -> ctypes.CDLL | None:
     if cc is None:
         _reasons[name] = "no C compiler (cc, gcc or clang) on PATH"
         return None
-    path = library_path(name, cc)
-    try:
-        if not path.exists():
-            _build(SOURCE_DIR / f"{name}.c", path, cc)
-        return ctypes.CDLL(str(path))
-    except (OSError, subprocess.SubprocessError) as e:
-        _reasons[name] = f"could not build {name}.c with {cc}: {_first_line(e)}"
-        return None
+    for flags in flag_sets():
+        path = library_path(name, cc, flags)
+        try:
+            if not path.exists():
+                _build(SOURCE_DIR / f"{name}.c", path, cc, flags)
+            return ctypes.CDLL(str(path))
+        except (OSError, subprocess.SubprocessError) as e:
+            _reasons[name] = f"could not build {name}.c with {cc}: {_first_line(e)}"
+    return None
 
 
 def unavailable_reason(name: str) -> str | None:
     return _reasons.get(name)
 
 
-def _build(source: Path, target: Path, cc: str) -> None:
+def _build(source: Path, target: Path, cc: str, flags: tuple[str, ...]) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}-", suffix=".so")
     os.close(fd)
     try:
-        subprocess.run([cc, *flags(), "-o", temp, str(source)], check=True, capture_output=True,
+        subprocess.run([cc, *flags, "-o", temp, str(source)], check=True, capture_output=True,
                        text=True, timeout=BUILD_TIMEOUT)
         os.replace(temp, target)
     finally:
@@ -98,13 +100,13 @@ def _torch_ships_gnu_openmp() -> bool:
 
 
 def _cpu_signature() -> str:
-    flags = ""
+    features = ""
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            flags = next((line for line in f if line.startswith(("flags", "Features"))), "")
+            features = next((line for line in f if line.startswith(("flags", "Features"))), "")
     except OSError:
         pass
-    return f"{platform.machine()} {platform.system()} {flags.strip()}"
+    return f"{platform.machine()} {platform.system()} {features.strip()}"
 
 
 def _first_line(error: Exception) -> str:
