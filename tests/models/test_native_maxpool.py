@@ -39,7 +39,7 @@ def reference(x, window, strides, relu):
 @given(pooling_cases())
 def test_kernel_matches_torch_bit_for_bit(case):
     x, window, strides, relu, seed = case
-    assert maxpool._kernel_applies(x, window, strides)
+    assert maxpool.kernel_applies(x, window, strides)
     x_ref, x_new = x.clone().requires_grad_(), x.clone().requires_grad_()
     expected = reference(x_ref, window, strides, relu)
     got = maxpool.max_pool2d(x_new, window, strides, relu)
@@ -61,8 +61,8 @@ def test_kernel_takes_nchw_input_and_inference_mode():
 
 def test_overlapping_windows_and_other_dtypes_use_torch():
     x = torch.randn(2, 3, 9, 9, dtype=torch.float64)
-    assert not maxpool._kernel_applies(x, (2, 2), (2, 2))
-    assert not maxpool._kernel_applies(x.float(), (3, 3), (2, 2))
+    assert not maxpool.kernel_applies(x, (2, 2), (2, 2))
+    assert not maxpool.kernel_applies(x.float(), (3, 3), (2, 2))
     assert torch.equal(maxpool.max_pool2d(x.float(), (3, 3), (2, 2)), F.max_pool2d(x.float(), 3, 2))
     assert torch.equal(maxpool.max_pool2d(x, (2, 2), (2, 2), relu=True), F.relu(F.max_pool2d(x, 2)))
 
@@ -82,7 +82,7 @@ def fresh_build(tmp_path, monkeypatch):
 def test_disabled_by_environment_falls_back_to_torch(fresh_build, monkeypatch):
     monkeypatch.setenv("CNNLAB_NATIVE", "0")
     x = torch.randn(2, 4, 6, 6)
-    assert not maxpool._kernel_applies(x, (2, 2), (2, 2))
+    assert not maxpool.kernel_applies(x, (2, 2), (2, 2))
     assert maxpool.kernel_status() == "torch (CNNLAB_NATIVE=0)"
     assert torch.equal(maxpool.max_pool2d(x, (2, 2), (2, 2)), F.max_pool2d(x, 2))
 

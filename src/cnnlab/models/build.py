@@ -115,12 +115,16 @@ def _same_padding(size: int, window: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def _pad_same(x, hw, window, stride, value=0.0):
+def same_pads(hw, window, stride) -> tuple[int, int, int, int]:
+    """F.pad's (left, right, top, bottom) for TensorFlow's 'same' padding of an (H, W) input."""
     top, bottom = _same_padding(hw[0], window[0], stride[0])
     left, right = _same_padding(hw[1], window[1], stride[1])
-    if top == bottom == left == right == 0:
-        return x
-    return F.pad(x, (left, right, top, bottom), value=value)
+    return left, right, top, bottom
+
+
+def _pad_same(x, hw, window, stride, value=0.0):
+    pads = same_pads(hw, window, stride)
+    return F.pad(x, pads, value=value) if any(pads) else x
 
 
 class _Block(nn.Module):
@@ -189,10 +193,11 @@ class _Dense(_Block):
         super().__init__()
         a = layer.args
         self.activation = a["activation"]
+        self.on_grid = len(in_shape) == 3  # (H, W, C): applied at every position
         self.linear = nn.Linear(in_shape[-1], a["units"], bias=a["use_bias"])
 
     def forward(self, x):
-        if x.dim() == 4:  # Keras: acts on the last (channel) axis at every position
+        if self.on_grid:  # Keras: acts on the last (channel) axis at every position
             x = self.linear(x.movedim(1, -1)).movedim(-1, 1)
             return _activation(self.activation, x)
         return _activation(self.activation, self.linear(x))

@@ -235,7 +235,8 @@ def _run_config(model_ref, command, spec, dataset, splits, settings: TrainSettin
         "precision": placement.precision,
         "device": placement.device,
         "threads": placement.threads,
-        "kernels": {"max_pooling": kernel_status()},  # results are bit-identical either way
+        # how it ran; results are bit-identical either way
+        "kernels": {"max_pooling": kernel_status(), "training_step": trainer.step_kind},
         "cpu": {"name": cpu_name(), "bf16": cpu_has_bf16(), "cores": usable_cores()},
         "versions": {
             "cnnlab": __version__, "torch": torch.__version__, "numpy": numpy.__version__,

@@ -208,6 +208,8 @@ def _follow(trainer: DistributedTrainer, splits, settings: TrainSettings) -> int
 class DistributedTrainer(Trainer):
     """A Trainer whose epochs train this process's shard of each global batch under DDP."""
 
+    allow_direct = False  # DDP's gradient hooks need autograd
+
     def __init__(self, net, placement, optimizer: str, lr: float, world: World, classes: int):
         super().__init__(net, placement, optimizer, lr)
         self.world = world

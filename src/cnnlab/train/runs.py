@@ -4,7 +4,8 @@
       config.json        what is needed to rerun it: "model" (ModelSpec.to_dict()), "model_ref",
                          "dataset" (name, input_shape, num_classes, class_names, sizes,
                          pixel_mean), "settings" (TrainSettings), "seed", "precision", "device",
-                         "threads", "kernels" (C kernel or torch), "cpu", "versions" (cnnlab,
+                         "threads", "kernels" (max pooling: C kernel or torch;
+                         training step: direct or autograd), "cpu", "versions" (cnnlab,
                          torch, numpy, python), "params",
                          "status" (running | finished | stopped early | interrupted),
                          "epochs_done", "wall_time_seconds", "command"

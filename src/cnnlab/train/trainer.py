@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from cnnlab.train.data import epoch_order, steps_per_epoch
+from cnnlab.train.direct import DirectStep
 from cnnlab.train.optimizers import make_optimizer
 from cnnlab.train.precision import Placement
 
@@ -49,6 +50,8 @@ def dropout_seed(seed: int, epoch: int) -> int:
 
 
 class Trainer:
+    allow_direct = True  # False: always autograd (subclasses that wrap the module, tests)
+
     def __init__(
         self, net: torch.nn.Module, placement: Placement, optimizer: str | None = None, lr: float = 0.0
     ):
@@ -58,6 +61,9 @@ class Trainer:
         self.optimizer = (
             make_optimizer(optimizer, self.net.parameters(), lr, placement.device) if optimizer else None
         )
+        # forward and backward without autograd where the model allows it (same results)
+        self.step_kind = self._direct_reason()
+        self.direct = DirectStep(self.net, placement.precision) if self.step_kind == "direct" else None
         self.stop_requested = False  # set from a signal handler; checked after every step
 
     # --- one batch ----------------------------------------------------------------
@@ -66,7 +72,18 @@ class Trainer:
         x = x_u8.to(self.placement.device, non_blocking=True).permute(0, 3, 1, 2)
         return x.to(torch.float32).mul_(1.0 / 255.0)
 
+    def _direct_reason(self) -> str:
+        """'direct' or 'autograd (why not direct)', for run records."""
+        if self.optimizer is None or not self.allow_direct:
+            return "autograd"
+        reason = DirectStep.unsupported(self.net, self.placement.device, self.placement.precision)
+        return f"autograd ({reason})" if reason else "direct"
+
     def _train_step(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.direct is not None:
+            loss, correct = self.direct(xb, yb)
+            self.optimizer.step()
+            return loss, correct
         with self.placement.autocast():
             logits = self.net(xb)  # (B, classes)
         logits = logits.float()

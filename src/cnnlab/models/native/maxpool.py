@@ -26,7 +26,7 @@ _MAX_WINDOW = 254  # argmax is one byte; 255 marks "zeroed by the relu"
 
 def max_pool2d(x: torch.Tensor, window: tuple[int, int], strides: tuple[int, int], relu: bool = False):
     """(N, C, H, W) -> (N, C, H', W'), as F.max_pool2d(x, window, strides) then relu if asked."""
-    if _kernel_applies(x, window, strides):
+    if kernel_applies(x, window, strides):
         return _MaxPool.apply(x, tuple(window), tuple(strides), relu)
     out = F.max_pool2d(x, window, strides)
     return F.relu(out, inplace=True) if relu else out
@@ -52,7 +52,7 @@ def _library():
     return lib
 
 
-def _kernel_applies(x: torch.Tensor, window, strides) -> bool:
+def kernel_applies(x: torch.Tensor, window, strides) -> bool:
     if x.device.type != "cpu" or x.dtype not in _SUFFIX or x.dim() != 4:
         return False
     (kh, kw), (sh, sw) = window, strides
@@ -61,28 +61,39 @@ def _kernel_applies(x: torch.Tensor, window, strides) -> bool:
     return _library() is not None
 
 
+def pool_forward(x: torch.Tensor, window, strides, relu: bool):
+    """The C kernel's forward: (output, argmax, geometry); `geometry` is for `pool_backward`."""
+    n, c, h, w = x.shape
+    (kh, kw), (sh, sw) = window, strides
+    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+    x = x.contiguous(memory_format=torch.channels_last)  # (N, H, W, C) in memory
+    out = torch.empty((n, c, oh, ow), dtype=x.dtype, memory_format=torch.channels_last)
+    argmax = torch.empty((n, oh, ow, c), dtype=torch.uint8)
+    kernel = getattr(_library(), f"maxpool_forward_{_SUFFIX[x.dtype]}")
+    kernel(x.data_ptr(), out.data_ptr(), argmax.data_ptr(), n, h, w, c, kh, kw, sh, sw, oh, ow, int(relu))
+    return out, argmax, (n, c, h, w, kh, kw, sh, sw, oh, ow)
+
+
+def pool_backward(grad: torch.Tensor, argmax: torch.Tensor, geometry, dtype: torch.dtype) -> torch.Tensor:
+    """The input gradient for `pool_forward`'s output gradient `grad`."""
+    n, c, h, w, kh, kw, sh, sw, oh, ow = geometry
+    grad = grad.to(dtype).contiguous(memory_format=torch.channels_last)
+    grad_x = torch.empty((n, c, h, w), dtype=dtype, memory_format=torch.channels_last)
+    kernel = getattr(_library(), f"maxpool_backward_{_SUFFIX[dtype]}")
+    kernel(grad.data_ptr(), argmax.data_ptr(), grad_x.data_ptr(), n, h, w, c, kh, kw, sh, sw, oh, ow)
+    return grad_x
+
+
 class _MaxPool(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, window, strides, relu):
-        n, c, h, w = x.shape
-        (kh, kw), (sh, sw) = window, strides
-        oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
-        x = x.contiguous(memory_format=torch.channels_last)  # (N, H, W, C) in memory
-        out = torch.empty((n, c, oh, ow), dtype=x.dtype, memory_format=torch.channels_last)
-        argmax = torch.empty((n, oh, ow, c), dtype=torch.uint8)
-        kernel = getattr(_library(), f"maxpool_forward_{_SUFFIX[x.dtype]}")
-        kernel(x.data_ptr(), out.data_ptr(), argmax.data_ptr(), n, h, w, c, kh, kw, sh, sw, oh, ow, int(relu))
+        out, argmax, ctx.geometry = pool_forward(x, window, strides, relu)
         ctx.save_for_backward(argmax)
-        ctx.geometry, ctx.dtype = (n, c, h, w, kh, kw, sh, sw, oh, ow), x.dtype
+        ctx.dtype = x.dtype
         return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
         (argmax,) = ctx.saved_tensors
-        n, c, h, w, kh, kw, sh, sw, oh, ow = ctx.geometry
-        grad = grad.to(ctx.dtype).contiguous(memory_format=torch.channels_last)
-        grad_x = torch.empty((n, c, h, w), dtype=ctx.dtype, memory_format=torch.channels_last)
-        kernel = getattr(_library(), f"maxpool_backward_{_SUFFIX[ctx.dtype]}")
-        kernel(grad.data_ptr(), argmax.data_ptr(), grad_x.data_ptr(), n, h, w, c, kh, kw, sh, sw, oh, ow)
-        return grad_x, None, None, None
+        return pool_backward(grad, argmax, ctx.geometry, ctx.dtype), None, None, None

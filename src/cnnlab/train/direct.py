@@ -1,0 +1,303 @@
+"""The training step without autograd: forward and backward written out for the lesson's layers.
+
+At batch 32 on a CPU, a step of the lesson's cifar_model takes about 3 ms, and a large share of
+it is machinery rather than arithmetic: autograd records a node per operator and walks them back
+in its engine, autocast casts every weight to bfloat16 on every call and casts every weight
+gradient back, and gradients are accumulated one parameter at a time. `DirectStep` calls the
+same aten operators the autograd path calls, in the same order, precision and memory layout, so
+losses and gradients are bit for bit the same (tests/train/test_direct.py trains both ways and
+compares the weights). What it leaves out is the machinery: the bfloat16 weights are refreshed
+with one `_foreach_copy_` per step, and the gradients land in fixed buffers with another.
+
+Covered: Conv2D (valid or same padding), MaxPooling2D, Flatten, Dense on flat input, Dropout,
+and the activations relu, sigmoid, tanh and linear, on the CPU, in fp32 or bf16. Anything else
+(BatchNormalization, average or global pooling, Dense on 4-D input, a softmax inside the model,
+CUDA) trains through autograd; `DirectStep.unsupported` says why, and the run records it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import platform
+from functools import cache
+
+import torch
+
+from cnnlab.models import build as keras_layers
+from cnnlab.models.native import maxpool
+
+aten = torch.ops.aten
+_ACTIVATIONS = (None, "relu", "sigmoid", "tanh")
+_MEAN = 1  # torch's Reduction::Mean
+_IGNORE_INDEX = -100  # F.cross_entropy's default
+
+
+def _activate(name: str | None, x: torch.Tensor, inplace: bool) -> torch.Tensor:
+    if name == "relu":
+        return aten.relu_(x) if inplace else aten.relu(x)
+    if name == "sigmoid":
+        return aten.sigmoid(x)
+    if name == "tanh":
+        return aten.tanh(x)
+    return x
+
+
+def _activation_backward(name: str | None, grad: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    if name == "relu":
+        return aten.threshold_backward(grad, out, 0)
+    if name == "sigmoid":
+        return aten.sigmoid_backward(grad, out)
+    if name == "tanh":
+        return aten.tanh_backward(grad, out)
+    return grad
+
+
+class _Conv:
+    def __init__(self, block, first: bool):
+        conv = block.conv
+        self.params = [conv.weight] + ([conv.bias] if conv.bias is not None else [])
+        self.args = (list(conv.stride), list(conv.padding), list(conv.dilation), False, [0, 0], conv.groups)
+        self.bias_sizes = [conv.out_channels] if conv.bias is not None else None
+        self.pads = keras_layers.same_pads(block.hw, block.kernel, block.strides) if block.same else None
+        self.activation = block.activation
+        self.input_grad = not first  # the images need no gradient
+
+    def forward(self, x, weight, bias=None):
+        if self.pads is not None and any(self.pads):
+            x = aten.constant_pad_nd(x, self.pads, 0.0)
+        self.saved = x, weight
+        self.out = _activate(self.activation, aten.convolution(x, weight, bias, *self.args), inplace=True)
+        return self.out
+
+    def backward(self, grad):
+        (x, weight), out = self.saved, self.out
+        self.saved = self.out = None
+        grad = _activation_backward(self.activation, grad, out)
+        mask = [self.input_grad, True, self.bias_sizes is not None]
+        grad_x, grad_w, grad_b = aten.convolution_backward(grad, x, weight, self.bias_sizes, *self.args, mask)
+        if grad_x is not None and self.pads is not None and any(self.pads):
+            grad_x = aten.constant_pad_nd(grad_x, [-p for p in self.pads], 0.0)
+        return grad_x, [grad_w] + ([grad_b] if grad_b is not None else [])
+
+
+class _MaxPool:
+    params: list = []
+
+    def __init__(self, block):
+        self.window, self.strides = tuple(block.window), tuple(block.strides)
+        self.pads = keras_layers.same_pads(block.hw, block.window, block.strides) if block.same else None
+        self.relu = block.activation == "relu"
+
+    def forward(self, x):
+        if self.pads is not None and any(self.pads):
+            x = aten.constant_pad_nd(x, self.pads, float("-inf"))
+        if maxpool.kernel_applies(x, self.window, self.strides):
+            out, argmax, geometry = maxpool.pool_forward(x, self.window, self.strides, self.relu)
+            self.saved = ("kernel", argmax, geometry, x.dtype)
+            return out
+        out, indices = aten.max_pool2d_with_indices(x, self.window, self.strides, [0, 0], [1, 1], False)
+        if self.relu:
+            out = aten.relu_(out)
+        self.saved = ("torch", x, indices, out)
+        return out
+
+    def backward(self, grad):
+        saved, self.saved = self.saved, None
+        if saved[0] == "kernel":
+            grad_x = maxpool.pool_backward(grad, *saved[1:])
+        else:
+            _, x, indices, out = saved
+            if self.relu:
+                grad = aten.threshold_backward(grad, out, 0)
+            grad_x = aten.max_pool2d_with_indices_backward(
+                grad, x, self.window, self.strides, [0, 0], [1, 1], False, indices
+            )
+        if self.pads is not None and any(self.pads):
+            grad_x = aten.constant_pad_nd(grad_x, [-p for p in self.pads], 0.0)
+        return grad_x, []
+
+
+class _Flatten:
+    params: list = []
+
+    def forward(self, x):
+        if x.dim() == 4:
+            x = x.permute(0, 2, 3, 1)  # Keras flattens channels_last
+        self.shape = x.shape
+        return x.flatten(1)
+
+    def backward(self, grad):
+        grad = grad.reshape(self.shape)
+        return (grad.permute(0, 3, 1, 2) if len(self.shape) == 4 else grad), []
+
+
+class _Dense:
+    def __init__(self, block, first: bool):
+        linear = block.linear
+        self.params = [linear.weight] + ([linear.bias] if linear.bias is not None else [])
+        self.activation = block.activation
+        self.input_grad = not first
+
+    def forward(self, x, weight, bias=None):
+        # F.linear on a matrix: addmm with a bias, mm without
+        out = aten.addmm(bias, x, weight.t()) if bias is not None else aten.mm(x, weight.t())
+        self.saved = x, weight
+        self.out = _activate(self.activation, out, inplace=False)
+        return self.out
+
+    def backward(self, grad):
+        (x, weight), out = self.saved, self.out
+        self.saved = self.out = None
+        grad = _activation_backward(self.activation, grad, out)
+        # as autograd's mm backward for x @ weight.t() (weight.t() is column-major)
+        grad_x = grad.mm(weight) if self.input_grad else None
+        grads = [grad.t().mm(x)] + ([grad.sum(0)] if len(self.params) == 2 else [])
+        return grad_x, grads
+
+
+class _Dropout:
+    params: list = []
+
+    def __init__(self, block):
+        self.rate = block.dropout.p
+
+    def forward(self, x):
+        self.noise = None
+        if self.rate == 0:
+            return x
+        # torch's CPU dropout: a Bernoulli(1 - rate) mask scaled by 1 / (1 - rate), multiplied in
+        noise = torch.empty_like(x).bernoulli_(1 - self.rate)
+        self.noise = noise.div_(1 - self.rate)
+        return x * self.noise
+
+    def backward(self, grad):
+        noise, self.noise = self.noise, None
+        return (grad if noise is None else grad * noise), []
+
+
+class _Activation:
+    params: list = []
+
+    def __init__(self, block):
+        self.activation = block.activation
+
+    def forward(self, x):
+        self.out = _activate(self.activation, x, inplace=False)
+        return self.out
+
+    def backward(self, grad):
+        out, self.out = self.out, None
+        return _activation_backward(self.activation, grad, out), []
+
+
+class DirectStep:
+    """Loss, accuracy and gradients of one batch for a KerasNet, written into `param.grad`."""
+
+    @staticmethod
+    def unsupported(net: torch.nn.Module, device: str, precision: str) -> str | None:
+        """Why `net` must train through autograd, or None if a DirectStep can train it."""
+        if device != "cpu":
+            return f"written for the CPU, not {device}"
+        if precision not in ("fp32", "bf16"):
+            return f"precision {precision}"
+        if not isinstance(net, keras_layers.KerasNet):
+            return "not a cnnlab model"
+        if not all(p.requires_grad for p in net.parameters()):
+            return "frozen parameters"
+        for name, block in zip(net.layer_names, net.blocks):
+            reason = _block_unsupported(block)
+            if reason:
+                return f"layer {name}: {reason}"
+        return None
+
+    def __init__(self, net: torch.nn.Module, precision: str):
+        reason = self.unsupported(net, "cpu", precision)
+        if reason:
+            raise ValueError(f"DirectStep cannot train this model: {reason}")
+        self.stages = []
+        for block in net.blocks:  # the first Conv2D or Dense needs no input gradient
+            self.stages.append(_stage(block, first=not any(stage.params for stage in self.stages)))
+        self.params = [p for stage in self.stages for p in stage.params]
+        self.dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+        # the weights the arithmetic uses: bf16 copies (refreshed each step), or the weights
+        if self.dtype == torch.float32:
+            self.compute = [p.detach() for p in self.params]
+        else:
+            self.compute = [torch.empty_like(p, dtype=self.dtype) for p in self.params]
+        # autocast casts to bf16 at the first Conv2D or Dense: layers before it run in fp32
+        self.cast_at = next((i for i, stage in enumerate(self.stages) if stage.params), 0)
+        self.grads = [torch.zeros_like(p) for p in self.params]
+        self.seed_grad = torch.ones((), dtype=torch.float32)  # d loss / d loss
+        _keep_freed_memory()
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: (B, C, H, W) float32 in [0, 1]; y: (B,) labels -> (mean loss, correct count)."""
+        if self.dtype != torch.float32:
+            torch._foreach_copy_(self.compute, [p.detach() for p in self.params])
+        weights = iter(self.compute)
+        for i, stage in enumerate(self.stages):
+            if i == self.cast_at:
+                x = x.to(self.dtype)
+            x = stage.forward(x, *(next(weights) for _ in stage.params))
+        logits = x.float()
+        log_probs = aten._log_softmax(logits, 1, False)
+        loss, total_weight = aten.nll_loss_forward(log_probs, y, None, _MEAN, _IGNORE_INDEX)
+        grad = aten.nll_loss_backward(self.seed_grad, log_probs, y, None, _MEAN, _IGNORE_INDEX, total_weight)
+        grad = aten._log_softmax_backward_data(grad, log_probs, 1, torch.float32).to(x.dtype)
+        grads: list[torch.Tensor] = []
+        for stage in reversed(self.stages[self.cast_at :]):  # earlier layers have no weights
+            grad, stage_grads = stage.backward(grad)
+            grads[:0] = stage_grads
+        torch._foreach_copy_(self.grads, grads)
+        for param, buffer in zip(self.params, self.grads):
+            if param.grad is not buffer:
+                param.grad = buffer
+        return loss, (logits.argmax(dim=1) == y).sum()
+
+
+def _block_unsupported(block) -> str | None:
+    if type(block) not in _STAGES:
+        return type(block).__name__.strip("_")
+    if block.activation not in _ACTIVATIONS:
+        return f"activation {block.activation!r}"
+    if isinstance(block, keras_layers._Pool) and block.average:
+        return "average pooling"
+    if isinstance(block, keras_layers._Dropout) and not 0 <= block.dropout.p < 1:
+        return f"dropout rate {block.dropout.p}"
+    if isinstance(block, keras_layers._Dense) and block.on_grid:
+        return "Dense on 4-D input"
+    return None
+
+
+_STAGES = {
+    keras_layers._Conv: lambda block, first: _Conv(block, first),
+    keras_layers._Pool: lambda block, first: _MaxPool(block),
+    keras_layers._Flatten: lambda block, first: _Flatten(),
+    keras_layers._Dense: lambda block, first: _Dense(block, first),
+    keras_layers._Dropout: lambda block, first: _Dropout(block),
+    keras_layers._Activation: lambda block, first: _Activation(block),
+}
+
+
+def _stage(block, first: bool):
+    return _STAGES[type(block)](block, first)
+
+
+@cache
+def _keep_freed_memory() -> None:
+    """Ask glibc to keep freed memory for reuse instead of returning it to the kernel.
+
+    A step allocates and frees the same few megabytes of activations every time. With glibc's
+    defaults, large blocks are mmapped and unmapped, and the heap top is trimmed, so each step
+    touched fresh pages: about 1,300 page faults a step, a third of the step time at batch 32.
+    """
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    libc.mallopt(m_mmap_threshold, 32 << 20)  # glibc's largest allowed value
+    libc.mallopt(m_trim_threshold, 64 << 20)

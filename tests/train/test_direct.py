@@ -1,0 +1,108 @@
+"""The direct training step: bit for bit what autograd (and autocast) compute, or autograd itself."""
+
+import numpy as np
+import pytest
+import torch
+
+from cnnlab.models.build import build
+from cnnlab.models.layers import make_layer, new_spec
+from cnnlab.models.presets import PRESETS
+from cnnlab.train.direct import DirectStep
+from cnnlab.train.precision import cpu_has_bf16
+from cnnlab.train.trainer import EpochState, Trainer
+
+PRECISIONS = ["fp32", pytest.param("bf16", marks=pytest.mark.skipif(not cpu_has_bf16(), reason="no bf16 CPU"))]
+
+
+def layer(kind, **args):
+    return make_layer(kind, args)
+
+
+# models covering every layer and option the direct step handles
+MODELS = {
+    "cifar_model": lambda: PRESETS["cifar_model"].spec((20, 20, 3), 5),
+    "mnist_convnet (dropout, softmax output)": lambda: PRESETS["mnist_convnet"].spec((20, 20, 3), 5),
+    "same padding, no bias, sigmoid/tanh, overlapping pool, dropout first": lambda: new_spec("mix", [
+        layer("Dropout", rate=0.25),
+        layer("Conv2D", filters=4, kernel_size=3, padding="same", activation="tanh", use_bias=False),
+        layer("MaxPooling2D", pool_size=3, strides=2, padding="same"),
+        layer("Conv2D", filters=6, kernel_size=(2, 3), strides=2, activation="relu"),
+        layer("MaxPooling2D", pool_size=2, padding="same"),
+        layer("Flatten"),
+        layer("Dense", units=7, activation="sigmoid"),
+        layer("ReLU"),
+        layer("Dense", units=5, use_bias=False),
+    ], (20, 20, 3)),
+    "dense only": lambda: new_spec("mlp", [
+        layer("Flatten"), layer("Dense", units=8, activation="relu"), layer("Dropout", rate=0.5),
+        layer("Dense", units=5, activation="softmax"),
+    ], (20, 20, 3)),
+}
+
+
+def train_steps(spec, precision, direct: bool, steps=6, batch=8):
+    rng = np.random.default_rng(1)
+    x = torch.from_numpy(rng.integers(0, 256, (steps * batch, 20, 20, 3), dtype=np.uint8))
+    y = torch.from_numpy(rng.integers(0, 5, steps * batch))
+    torch.manual_seed(0)
+    trainer = Trainer(build(spec), _placement(precision), "adam", 1e-2)
+    if not direct:
+        trainer.direct = None
+    state = EpochState(0)
+    trainer.train_epoch(x, y, state, batch, seed=3)
+    return trainer, state
+
+
+def _placement(precision):
+    from cnnlab.train.precision import Placement
+
+    return Placement("cpu", precision, torch.get_num_threads())
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("model", MODELS)
+def test_direct_step_trains_bit_for_bit_as_autograd(model, precision):
+    spec = MODELS[model]()
+    direct, direct_state = train_steps(spec, precision, direct=True)
+    assert direct.step_kind == "direct" and direct.direct is not None
+    reference, reference_state = train_steps(spec, precision, direct=False)
+    assert direct_state.means() == reference_state.means()
+    for (name, a), b in zip(direct.net.named_parameters(), reference.net.parameters()):
+        assert torch.equal(a, b), name
+        assert torch.equal(a.grad, b.grad), name
+
+
+def test_weights_change_and_training_continues_after_a_reload():
+    spec = MODELS["cifar_model"]()
+    trainer, _ = train_steps(spec, "fp32", direct=True)
+    before = [p.detach().clone() for p in trainer.net.parameters()]
+    trainer.net.load_state_dict(build(spec).state_dict())  # e.g. a checkpoint restored
+    fresh = [p.detach().clone() for p in trainer.net.parameters()]
+    assert not all(torch.equal(a, b) for a, b in zip(before, fresh))
+    x = torch.zeros((4, 20, 20, 3), dtype=torch.uint8)
+    trainer.train_epoch(x, torch.zeros(4, dtype=torch.int64), EpochState(0), 4, seed=0)
+    after = [p.detach() for p in trainer.net.parameters()]
+    # one Adam step from the reloaded weights moves each weight by at most lr (and some at all)
+    assert all((a - b).abs().max() <= 1e-2 + 1e-6 for a, b in zip(after, fresh))
+    assert any(not torch.equal(a, b) for a, b in zip(after, fresh))
+
+
+@pytest.mark.parametrize("layers, reason", [
+    ([layer("Conv2D", filters=2, kernel_size=3), layer("BatchNormalization")], "layer batch_normalization: BatchNorm"),
+    ([layer("AveragePooling2D", pool_size=2)], "average pooling"),
+    ([layer("Conv2D", filters=2, kernel_size=3), layer("Dense", units=3)], "Dense on 4-D input"),
+    ([layer("Conv2D", filters=2, kernel_size=3), layer("GlobalAveragePooling2D")], "GlobalPool"),
+    ([layer("Flatten"), layer("Dense", units=4, activation="softmax"), layer("Dense", units=2)], "activation 'softmax'"),
+])
+def test_other_models_train_through_autograd_and_say_why(layers, reason):
+    spec = new_spec("other", layers + [layer("Flatten"), layer("Dense", units=2)], (6, 6, 1))
+    trainer = Trainer(build(spec), _placement("fp32"), "adam", 1e-3)
+    assert trainer.direct is None
+    assert trainer.step_kind.startswith("autograd (") and reason in trainer.step_kind
+    with pytest.raises(ValueError, match="cannot train"):
+        DirectStep(trainer.net, "fp32")
+
+
+def test_evaluation_only_trainers_have_no_training_step():
+    trainer = Trainer(build(MODELS["cifar_model"]()), _placement("fp32"))
+    assert trainer.direct is None and trainer.step_kind == "autograd"
