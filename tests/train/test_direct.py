@@ -40,14 +40,18 @@ MODELS = {
 }
 
 
-def train_steps(spec, precision, direct: bool, steps=6, batch=8):
+def train_steps(spec, precision, step: str, steps=6, batch=8):
+    """step: "autograd", "direct" (oneDNN convolutions where available), "direct, torch conv"."""
     rng = np.random.default_rng(1)
     x = torch.from_numpy(rng.integers(0, 256, (steps * batch, 20, 20, 3), dtype=np.uint8))
     y = torch.from_numpy(rng.integers(0, 5, steps * batch))
     torch.manual_seed(0)
     trainer = Trainer(build(spec), _placement(precision), "adam", 1e-2)
-    if not direct:
+    if step == "autograd":
         trainer.direct = None
+    elif step == "direct, torch conv":
+        for stage in trainer.direct.stages:
+            stage.plain = False  # the oneDNN primitives are compared in test_native_conv.py
     state = EpochState(0)
     trainer.train_epoch(x, y, state, batch, seed=3)
     return trainer, state
@@ -63,18 +67,31 @@ def _placement(precision):
 @pytest.mark.parametrize("model", MODELS)
 def test_direct_step_trains_bit_for_bit_as_autograd(model, precision):
     spec = MODELS[model]()
-    direct, direct_state = train_steps(spec, precision, direct=True)
+    direct, direct_state = train_steps(spec, precision, "direct, torch conv")
     assert direct.step_kind == "direct" and direct.direct is not None
-    reference, reference_state = train_steps(spec, precision, direct=False)
+    reference, reference_state = train_steps(spec, precision, "autograd")
     assert direct_state.means() == reference_state.means()
     for (name, a), b in zip(direct.net.named_parameters(), reference.net.parameters()):
         assert torch.equal(a, b), name
         assert torch.equal(a.grad, b.grad), name
 
 
+@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("model", MODELS)
+def test_direct_step_with_onednn_convolutions_computes_autograds_gradients(model, precision):
+    spec = MODELS[model]()
+    direct, direct_state = train_steps(spec, precision, "direct", steps=1)
+    reference, reference_state = train_steps(spec, precision, "autograd", steps=1)
+    tolerance = 1e-5 if precision == "fp32" else 2e-2  # bf16: a rounding step may differ
+    assert direct_state.means()[0] == pytest.approx(reference_state.means()[0], rel=tolerance)
+    for (name, a), b in zip(direct.net.named_parameters(), reference.net.parameters()):
+        scale = b.grad.abs().max().item() or 1.0
+        assert (a.grad - b.grad).abs().max().item() <= tolerance * scale, name
+
+
 def test_weights_change_and_training_continues_after_a_reload():
     spec = MODELS["cifar_model"]()
-    trainer, _ = train_steps(spec, "fp32", direct=True)
+    trainer, _ = train_steps(spec, "fp32", "direct")
     before = [p.detach().clone() for p in trainer.net.parameters()]
     trainer.net.load_state_dict(build(spec).state_dict())  # e.g. a checkpoint restored
     fresh = [p.detach().clone() for p in trainer.net.parameters()]
@@ -106,3 +123,12 @@ def test_other_models_train_through_autograd_and_say_why(layers, reason):
 def test_evaluation_only_trainers_have_no_training_step():
     trainer = Trainer(build(MODELS["cifar_model"]()), _placement("fp32"))
     assert trainer.direct is None and trainer.step_kind == "autograd"
+
+
+def test_the_lesson_model_uses_the_onednn_convolutions_where_installed():
+    from cnnlab.models.native import conv
+
+    trainer, _ = train_steps(MODELS["cifar_model"](), "fp32", "direct", steps=1)
+    convs = [stage for stage in trainer.direct.stages if hasattr(stage, "native")]
+    assert len(convs) == 3
+    assert all(stage.native == (conv._library() is not None) for stage in convs)

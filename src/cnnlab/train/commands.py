@@ -206,12 +206,23 @@ def _command_line(args) -> list[str] | None:
     return ["cnnlab", *sys.argv[1:]]
 
 
+def _kernels(trainer) -> dict[str, str]:
+    """What ran the hot spots: C kernels or torch, direct training step or autograd."""
+    from cnnlab.models.native import conv, maxpool
+
+    direct = trainer.step_kind == "direct"
+    return {
+        "training_step": trainer.step_kind,
+        "convolution": conv.status() if direct else "torch",
+        "max_pooling": maxpool.kernel_status(),  # bit-identical to torch's either way
+    }
+
+
 def _run_config(model_ref, command, spec, dataset, splits, settings: TrainSettings, trainer) -> dict[str, Any]:
     import numpy
     import torch
 
     from cnnlab import __version__
-    from cnnlab.models.native.maxpool import kernel_status
     from cnnlab.train.precision import cpu_has_bf16, cpu_name, usable_cores
 
     trainable, non_trainable = trainer.net.count_params()
@@ -235,8 +246,7 @@ def _run_config(model_ref, command, spec, dataset, splits, settings: TrainSettin
         "precision": placement.precision,
         "device": placement.device,
         "threads": placement.threads,
-        # how it ran; results are bit-identical either way
-        "kernels": {"max_pooling": kernel_status(), "training_step": trainer.step_kind},
+        "kernels": _kernels(trainer),
         "cpu": {"name": cpu_name(), "bf16": cpu_has_bf16(), "cores": usable_cores()},
         "versions": {
             "cnnlab": __version__, "torch": torch.__version__, "numpy": numpy.__version__,

@@ -24,6 +24,7 @@ from functools import cache
 import torch
 
 from cnnlab.models import build as keras_layers
+from cnnlab.models.native import conv as onednn_conv
 from cnnlab.models.native import maxpool
 
 aten = torch.ops.aten
@@ -57,6 +58,8 @@ class _Conv:
         conv = block.conv
         self.params = [conv.weight] + ([conv.bias] if conv.bias is not None else [])
         self.args = (list(conv.stride), list(conv.padding), list(conv.dilation), False, [0, 0], conv.groups)
+        # oneDNN primitives (models/native/conv.py) cover what Keras's Conv2D builds here
+        self.plain = conv.padding == (0, 0) and conv.dilation == (1, 1) and conv.groups == 1
         self.bias_sizes = [conv.out_channels] if conv.bias is not None else None
         self.pads = keras_layers.same_pads(block.hw, block.kernel, block.strides) if block.same else None
         self.activation = block.activation
@@ -65,16 +68,25 @@ class _Conv:
     def forward(self, x, weight, bias=None):
         if self.pads is not None and any(self.pads):
             x = aten.constant_pad_nd(x, self.pads, 0.0)
+        self.native = self.plain and onednn_conv.applies(x, weight)
         self.saved = x, weight
-        self.out = _activate(self.activation, aten.convolution(x, weight, bias, *self.args), inplace=True)
+        if self.native:
+            out = onednn_conv.forward(x, weight, bias, self.args[0])
+        else:
+            out = aten.convolution(x, weight, bias, *self.args)
+        self.out = _activate(self.activation, out, inplace=True)
         return self.out
 
     def backward(self, grad):
         (x, weight), out = self.saved, self.out
         self.saved = self.out = None
         grad = _activation_backward(self.activation, grad, out)
-        mask = [self.input_grad, True, self.bias_sizes is not None]
-        grad_x, grad_w, grad_b = aten.convolution_backward(grad, x, weight, self.bias_sizes, *self.args, mask)
+        with_bias = self.bias_sizes is not None
+        if self.native:
+            grad_x, grad_w, grad_b = onednn_conv.backward(grad, x, weight, self.args[0], self.input_grad, with_bias)
+        else:
+            mask = [self.input_grad, True, with_bias]
+            grad_x, grad_w, grad_b = aten.convolution_backward(grad, x, weight, self.bias_sizes, *self.args, mask)
         if grad_x is not None and self.pads is not None and any(self.pads):
             grad_x = aten.constant_pad_nd(grad_x, [-p for p in self.pads], 0.0)
         return grad_x, [grad_w] + ([grad_b] if grad_b is not None else [])

@@ -11,8 +11,11 @@ libgomp.so.1, as the Linux wheels do): the library then links to the runtime tor
 already loaded and runs on torch's thread pool. Anywhere else they are built serial, so a
 second OpenMP runtime never competes with torch's threads.
 
-Where there is no compiler, the build fails, or CNNLAB_NATIVE=0 is set, `load` returns
-None and says why in `unavailable_reason`; callers then use torch's own operators.
+A kernel may link to a library: onednn_conv.c to oneDNN, from the onednn-devel-cpu-gomp
+wheel (headers, and libdnnl built for GNU OpenMP) installed into this Python's prefix.
+
+Where there is no compiler, the build fails, a library is missing, or CNNLAB_NATIVE=0 is set,
+`load` returns None and says why in `unavailable_reason`; callers then use torch's operators.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ import hashlib
 import os
 import platform
 import shutil
+import site
 import subprocess
+import sys
 import tempfile
 from functools import cache
 from pathlib import Path
@@ -32,6 +37,7 @@ from cnnlab.home import cache_root
 SOURCE_DIR = Path(__file__).parent
 FLAGS = ("-O3", "-march=native", "-std=c99", "-shared", "-fPIC")
 BUILD_TIMEOUT = 120.0  # s
+BUILD_RECIPE = 2  # part of every library's name: bump when _build's command changes
 _reasons: dict[str, str] = {}
 
 
@@ -42,15 +48,40 @@ def compiler() -> str | None:
     return next((path for name in ("cc", "gcc", "clang") if (path := shutil.which(name))), None)
 
 
-def flag_sets() -> list[tuple[str, ...]]:
+def flag_sets(name: str = "maxpool") -> list[tuple[str, ...]]:
     """The flags to try, best first: with OpenMP where torch ships libgomp, then serial."""
+    if name in _LINKED:
+        return [FLAGS + _LINKED[name]()]
     return ([FLAGS + ("-fopenmp",)] if _torch_ships_gnu_openmp() else []) + [FLAGS]
+
+
+def onednn_prefix() -> Path | None:
+    """Where the onednn-devel-cpu-gomp wheel put include/ and lib/ (this Python's prefix)."""
+    for prefix in (sys.prefix, site.getuserbase()):
+        root = Path(prefix)
+        if (root / "include" / "oneapi" / "dnnl" / "dnnl.h").exists() and (root / "lib" / "libdnnl.so.3").exists():
+            return root
+    return None
+
+
+def _onednn_link_flags() -> tuple[str, ...]:
+    root = onednn_prefix()
+    assert root is not None
+    return (f"-I{root / 'include'}", str(root / "lib" / "libdnnl.so.3"), f"-Wl,-rpath,{root / 'lib'}")
+
+
+# kernels that link to a library: their link flags, and why they cannot be built (or None)
+_LINKED = {"onednn_conv": _onednn_link_flags}
+_LINKED_MISSING = {
+    "onednn_conv": lambda: None if onednn_prefix() else "oneDNN is not installed (pip install onednn-devel-cpu-gomp)",
+}
 
 
 def library_path(name: str, cc: str, flags: tuple[str, ...] = FLAGS) -> Path:
     source = (SOURCE_DIR / f"{name}.c").read_bytes()
     digest = hashlib.sha256()
-    for part in (source, " ".join(flags).encode(), cc.encode(), _cpu_signature().encode()):
+    recipe = f"{BUILD_RECIPE} {' '.join(flags)}"
+    for part in (source, recipe.encode(), cc.encode(), _cpu_signature().encode()):
         digest.update(part + b"\0")
     return cache_root() / "native" / f"{name}-{digest.hexdigest()[:16]}.so"
 
@@ -65,7 +96,11 @@ def load(name: str) -> ctypes.CDLL | None:
     if cc is None:
         _reasons[name] = "no C compiler (cc, gcc or clang) on PATH"
         return None
-    for flags in flag_sets():
+    missing = _LINKED_MISSING.get(name, lambda: None)()
+    if missing:
+        _reasons[name] = missing
+        return None
+    for flags in flag_sets(name):
         path = library_path(name, cc, flags)
         try:
             if not path.exists():
@@ -85,7 +120,8 @@ def _build(source: Path, target: Path, cc: str, flags: tuple[str, ...]) -> None:
     fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}-", suffix=".so")
     os.close(fd)
     try:
-        subprocess.run([cc, *flags, "-o", temp, str(source)], check=True, capture_output=True,
+        # flags after the source: linker inputs must follow the objects that need them
+        subprocess.run([cc, "-o", temp, str(source), *flags], check=True, capture_output=True,
                        text=True, timeout=BUILD_TIMEOUT)
         os.replace(temp, target)
     finally:
