@@ -41,7 +41,7 @@ MODELS = {
 
 
 def train_steps(spec, precision, step: str, steps=6, batch=8):
-    """step: "autograd", "direct" (oneDNN convolutions where available), "direct, torch conv"."""
+    """step: "autograd", "direct" (oneDNN convolutions where available), "direct, torch ops"."""
     rng = np.random.default_rng(1)
     x = torch.from_numpy(rng.integers(0, 256, (steps * batch, 20, 20, 3), dtype=np.uint8))
     y = torch.from_numpy(rng.integers(0, 5, steps * batch))
@@ -49,9 +49,9 @@ def train_steps(spec, precision, step: str, steps=6, batch=8):
     trainer = Trainer(build(spec), _placement(precision), "adam", 1e-2)
     if step == "autograd":
         trainer.direct = None
-    elif step == "direct, torch conv":
+    elif step == "direct, torch ops":
         for stage in trainer.direct.stages:
-            stage.plain = False  # the oneDNN primitives are compared in test_native_conv.py
+            stage.plain = False  # the oneDNN primitives are compared in test_native_onednn.py
     state = EpochState(0)
     trainer.train_epoch(x, y, state, batch, seed=3)
     return trainer, state
@@ -67,7 +67,7 @@ def _placement(precision):
 @pytest.mark.parametrize("model", MODELS)
 def test_direct_step_trains_bit_for_bit_as_autograd(model, precision):
     spec = MODELS[model]()
-    direct, direct_state = train_steps(spec, precision, "direct, torch conv")
+    direct, direct_state = train_steps(spec, precision, "direct, torch ops")
     assert direct.step_kind == "direct" and direct.direct is not None
     reference, reference_state = train_steps(spec, precision, "autograd")
     assert direct_state.means() == reference_state.means()
@@ -125,10 +125,10 @@ def test_evaluation_only_trainers_have_no_training_step():
     assert trainer.direct is None and trainer.step_kind == "autograd"
 
 
-def test_the_lesson_model_uses_the_onednn_convolutions_where_installed():
-    from cnnlab.models.native import conv
+def test_the_lesson_model_uses_the_onednn_primitives_where_installed():
+    from cnnlab.models.native import onednn
 
     trainer, _ = train_steps(MODELS["cifar_model"](), "fp32", "direct", steps=1)
-    convs = [stage for stage in trainer.direct.stages if hasattr(stage, "native")]
-    assert len(convs) == 3
-    assert all(stage.native == (conv._library() is not None) for stage in convs)
+    native = [stage for stage in trainer.direct.stages if hasattr(stage, "native")]
+    assert len(native) == 5  # 3 Conv2D, 2 Dense
+    assert all(stage.native == (onednn._library() is not None) for stage in native)

@@ -6,7 +6,7 @@ import json
 import pytest
 from trainfixtures import FAST, metric_columns, read_history
 
-from cnnlab.models.native.conv import status as conv_status
+from cnnlab.models.native.onednn import status as onednn_status
 from cnnlab.models.native.maxpool import kernel_status
 
 HISTORY_HEADER = "epoch,loss,accuracy,val_loss,val_accuracy,seconds"
@@ -33,7 +33,7 @@ def test_train_writes_a_complete_run_folder(workdir, cli):
     assert (config["precision"], config["threads"], config["status"]) == ("fp32", 1, "finished")
     assert set(config["versions"]) == {"cnnlab", "torch", "numpy", "python"}
     # "C kernel" where cc exists; the lesson models train without autograd
-    assert config["kernels"] == {"training_step": "direct", "convolution": conv_status(),
+    assert config["kernels"] == {"training_step": "direct", "convolution": onednn_status(),
                                  "max_pooling": kernel_status()}
     assert config["wall_time_seconds"] > 0 and config["cpu"]["name"]
     # what the user saw

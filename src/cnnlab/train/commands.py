@@ -208,12 +208,12 @@ def _command_line(args) -> list[str] | None:
 
 def _kernels(trainer) -> dict[str, str]:
     """What ran the hot spots: C kernels or torch, direct training step or autograd."""
-    from cnnlab.models.native import conv, maxpool
+    from cnnlab.models.native import maxpool, onednn
 
     direct = trainer.step_kind == "direct"
     return {
         "training_step": trainer.step_kind,
-        "convolution": conv.status() if direct else "torch",
+        "convolution": onednn.status() if direct else "torch",
         "max_pooling": maxpool.kernel_status(),  # bit-identical to torch's either way
     }
 

@@ -24,7 +24,7 @@ from functools import cache
 import torch
 
 from cnnlab.models import build as keras_layers
-from cnnlab.models.native import conv as onednn_conv
+from cnnlab.models.native import onednn
 from cnnlab.models.native import maxpool
 
 aten = torch.ops.aten
@@ -58,7 +58,7 @@ class _Conv:
         conv = block.conv
         self.params = [conv.weight] + ([conv.bias] if conv.bias is not None else [])
         self.args = (list(conv.stride), list(conv.padding), list(conv.dilation), False, [0, 0], conv.groups)
-        # oneDNN primitives (models/native/conv.py) cover what Keras's Conv2D builds here
+        # oneDNN primitives (models/native/onednn.py) cover what Keras's Conv2D builds here
         self.plain = conv.padding == (0, 0) and conv.dilation == (1, 1) and conv.groups == 1
         self.bias_sizes = [conv.out_channels] if conv.bias is not None else None
         self.pads = keras_layers.same_pads(block.hw, block.kernel, block.strides) if block.same else None
@@ -68,10 +68,10 @@ class _Conv:
     def forward(self, x, weight, bias=None):
         if self.pads is not None and any(self.pads):
             x = aten.constant_pad_nd(x, self.pads, 0.0)
-        self.native = self.plain and onednn_conv.applies(x, weight)
+        self.native = self.plain and x.dim() == 4 and onednn.applies(x, weight)
         self.saved = x, weight
         if self.native:
-            out = onednn_conv.forward(x, weight, bias, self.args[0])
+            out = onednn.conv_forward(x, weight, bias, self.args[0])
         else:
             out = aten.convolution(x, weight, bias, *self.args)
         self.out = _activate(self.activation, out, inplace=True)
@@ -83,7 +83,7 @@ class _Conv:
         grad = _activation_backward(self.activation, grad, out)
         with_bias = self.bias_sizes is not None
         if self.native:
-            grad_x, grad_w, grad_b = onednn_conv.backward(grad, x, weight, self.args[0], self.input_grad, with_bias)
+            grad_x, grad_w, grad_b = onednn.conv_backward(grad, x, weight, self.args[0], self.input_grad, with_bias)
         else:
             mask = [self.input_grad, True, with_bias]
             grad_x, grad_w, grad_b = aten.convolution_backward(grad, x, weight, self.bias_sizes, *self.args, mask)
@@ -149,10 +149,14 @@ class _Dense:
         self.params = [linear.weight] + ([linear.bias] if linear.bias is not None else [])
         self.activation = block.activation
         self.input_grad = not first
+        self.plain = True  # False: torch's operators (tests)
 
     def forward(self, x, weight, bias=None):
-        # F.linear on a matrix: addmm with a bias, mm without
-        out = aten.addmm(bias, x, weight.t()) if bias is not None else aten.mm(x, weight.t())
+        self.native = self.plain and onednn.applies(x, weight)
+        if self.native:
+            out = onednn.matmul(x, weight.t(), bias)
+        else:  # F.linear on a matrix: addmm with a bias, mm without
+            out = aten.addmm(bias, x, weight.t()) if bias is not None else aten.mm(x, weight.t())
         self.saved = x, weight
         self.out = _activate(self.activation, out, inplace=False)
         return self.out
@@ -162,8 +166,9 @@ class _Dense:
         self.saved = self.out = None
         grad = _activation_backward(self.activation, grad, out)
         # as autograd's mm backward for x @ weight.t() (weight.t() is column-major)
-        grad_x = grad.mm(weight) if self.input_grad else None
-        grads = [grad.t().mm(x)] + ([grad.sum(0)] if len(self.params) == 2 else [])
+        mm = onednn.matmul if self.native else torch.mm
+        grad_x = mm(grad, weight) if self.input_grad else None
+        grads = [mm(grad.t(), x)] + ([grad.sum(0)] if len(self.params) == 2 else [])
         return grad_x, grads
 
 

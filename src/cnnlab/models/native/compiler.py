@@ -11,7 +11,7 @@ libgomp.so.1, as the Linux wheels do): the library then links to the runtime tor
 already loaded and runs on torch's thread pool. Anywhere else they are built serial, so a
 second OpenMP runtime never competes with torch's threads.
 
-A kernel may link to a library: onednn_conv.c to oneDNN, from the onednn-devel-cpu-gomp
+A kernel may link to a library: onednn.c to oneDNN, from the onednn-devel-cpu-gomp
 wheel (headers, and libdnnl built for GNU OpenMP) installed into this Python's prefix.
 
 Where there is no compiler, the build fails, a library is missing, or CNNLAB_NATIVE=0 is set,
@@ -71,9 +71,9 @@ def _onednn_link_flags() -> tuple[str, ...]:
 
 
 # kernels that link to a library: their link flags, and why they cannot be built (or None)
-_LINKED = {"onednn_conv": _onednn_link_flags}
+_LINKED = {"onednn": _onednn_link_flags}
 _LINKED_MISSING = {
-    "onednn_conv": lambda: None if onednn_prefix() else "oneDNN is not installed (pip install onednn-devel-cpu-gomp)",
+    "onednn": lambda: None if onednn_prefix() else "oneDNN is not installed (pip install onednn-devel-cpu-gomp)",
 }
 
 

@@ -1,15 +1,15 @@
-"""Convolutions through oneDNN primitives (models/native/conv.py) against torch's operator."""
+"""Convolutions and matrix products through oneDNN primitives (models/native/onednn.py) against torch."""
 
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cnnlab.models.native import compiler, conv
+from cnnlab.models.native import compiler, onednn
 from cnnlab.train.precision import cpu_has_bf16
 
 aten = torch.ops.aten
-pytestmark = pytest.mark.skipif(conv._library() is None, reason=f"no oneDNN kernel: {conv.status()}")
+pytestmark = pytest.mark.skipif(onednn._library() is None, reason=f"no oneDNN kernel: {onednn.status()}")
 DTYPES = [torch.float32] + ([torch.bfloat16] if cpu_has_bf16() else [])
 
 
@@ -40,13 +40,13 @@ def test_forward_and_backward_match_torch(case, seed):
     bias = torch.randn(case["o"]).to(dtype) if case["bias"] else None
     args = (list(case["stride"]), [0, 0], [1, 1], False, [0, 0], 1)
 
-    out = conv.forward(x, weight, bias, case["stride"])
+    out = onednn.conv_forward(x, weight, bias, case["stride"])
     want = aten.convolution(x, weight, bias, *args)
     assert out.shape == want.shape and out.is_contiguous(memory_format=cl)
     assert close(out, want, dtype)
 
     grad = torch.randn(want.shape).to(dtype)  # any layout: made channels_last inside
-    got = conv.backward(grad, x, weight, case["stride"], case["input_grad"], case["bias"])
+    got = onednn.conv_backward(grad, x, weight, case["stride"], case["input_grad"], case["bias"])
     mask = [case["input_grad"], True, case["bias"]]
     wanted = aten.convolution_backward(grad, x, weight, [case["o"]] if case["bias"] else None, *args, mask)
     for name, g, r in zip(("input", "weight", "bias"), got, wanted):
@@ -56,22 +56,36 @@ def test_forward_and_backward_match_torch(case, seed):
             assert close(g, r, dtype), name
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 600), st.integers(1, 40), st.booleans(), st.booleans(), st.booleans(),
+       st.sampled_from(DTYPES), st.integers(0, 2**16))
+def test_matrix_products_match_torch(m, k, n, a_transposed, b_transposed, with_bias, dtype, seed):
+    torch.manual_seed(seed)
+    a = torch.randn(k, m).to(dtype).t() if a_transposed else torch.randn(m, k).to(dtype)
+    b = torch.randn(n, k).to(dtype).t() if b_transposed else torch.randn(k, n).to(dtype)
+    bias = torch.randn(n).to(dtype) if with_bias else None
+    got = onednn.matmul(a, b, bias)
+    want = torch.addmm(bias, a, b) if with_bias else a @ b
+    assert got.shape == (m, n) and got.dtype == dtype and got.is_contiguous()
+    assert close(got, want, dtype)
+
+
 def test_shapes_are_cached_and_evicted():
-    conv._handles.clear()
+    onednn._handles.clear()
     weight = torch.randn(4, 2, 3, 3).contiguous(memory_format=torch.channels_last)
-    for n in range(1, conv._CACHED_SHAPES + 3):
-        conv.forward(torch.randn(n, 2, 5, 5).contiguous(memory_format=torch.channels_last), weight, None, (1, 1))
-    assert len(conv._handles) == conv._CACHED_SHAPES
-    assert next(iter(conv._handles))[1] == 3  # the oldest shapes went first
+    for n in range(1, onednn._CACHED_SHAPES + 3):
+        onednn.conv_forward(torch.randn(n, 2, 5, 5).contiguous(memory_format=torch.channels_last), weight, None, (1, 1))
+    assert len(onednn._handles) == onednn._CACHED_SHAPES
+    assert next(iter(onednn._handles))[2] == 3  # the oldest shapes (batch 1, 2) went first
 
 
 def test_status_names_the_library_or_why_not(monkeypatch):
-    assert conv.status().startswith("oneDNN 3.")
+    assert onednn.status().startswith("oneDNN 3.")
     monkeypatch.setenv("CNNLAB_NATIVE", "0")
     compiler.load.cache_clear()
     try:
-        assert conv.status() == "torch (CNNLAB_NATIVE=0)"
-        assert not conv.applies(torch.zeros(1, 1, 3, 3), torch.zeros(1, 1, 1, 1))
+        assert onednn.status() == "torch (CNNLAB_NATIVE=0)"
+        assert not onednn.applies(torch.zeros(1, 1, 3, 3), torch.zeros(1, 1, 1, 1))
     finally:
         monkeypatch.delenv("CNNLAB_NATIVE")
         compiler.load.cache_clear()
@@ -82,7 +96,7 @@ def test_missing_onednn_is_named_with_the_fix(monkeypatch):
     monkeypatch.setattr(compiler, "onednn_prefix", lambda: None)
     compiler.load.cache_clear()
     try:
-        assert conv.status() == "torch (oneDNN is not installed (pip install onednn-devel-cpu-gomp))"
+        assert onednn.status() == "torch (oneDNN is not installed (pip install onednn-devel-cpu-gomp))"
     finally:
         compiler.load.cache_clear()
         compiler._reasons.clear()
