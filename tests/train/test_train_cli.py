@@ -6,8 +6,8 @@ import json
 import pytest
 from trainfixtures import FAST, metric_columns, read_history
 
-from cnnlab.models.native.onednn import status as onednn_status
 from cnnlab.models.native.maxpool import kernel_status
+from cnnlab.models.native.onednn import status as onednn_status
 
 HISTORY_HEADER = "epoch,loss,accuracy,val_loss,val_accuracy,seconds"
 

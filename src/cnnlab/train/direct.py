@@ -24,8 +24,7 @@ from functools import cache
 import torch
 
 from cnnlab.models import build as keras_layers
-from cnnlab.models.native import onednn
-from cnnlab.models.native import maxpool
+from cnnlab.models.native import maxpool, onednn
 
 aten = torch.ops.aten
 _ACTIVATIONS = (None, "relu", "sigmoid", "tanh")
