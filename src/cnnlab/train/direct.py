@@ -24,7 +24,7 @@ from functools import cache
 import torch
 
 from cnnlab.models import build as keras_layers
-from cnnlab.models.native import maxpool, onednn
+from cnnlab.models.native import maxpool, onednn, pixels
 
 aten = torch.ops.aten
 _ACTIVATIONS = (None, "relu", "sigmoid", "tanh")
@@ -247,8 +247,9 @@ class DirectStep:
         _keep_freed_memory()
 
     @torch.no_grad()
-    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x: (B, C, H, W) float32 in [0, 1]; y: (B,) labels -> (mean loss, correct count)."""
+    def __call__(self, x_u8: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x_u8: (B, H, W, C) uint8 images; y: (B,) labels -> (mean loss, correct count)."""
+        x = pixels.to_input(x_u8, self.dtype if self.cast_at == 0 else torch.float32)
         if self.dtype != torch.float32:
             torch._foreach_copy_(self.compute, [p.detach() for p in self.params])
         weights = iter(self.compute)

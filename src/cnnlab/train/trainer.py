@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from cnnlab.models.native import pixels
 from cnnlab.train.data import epoch_order, steps_per_epoch
 from cnnlab.train.direct import DirectStep
 from cnnlab.train.optimizers import make_optimizer
@@ -69,8 +70,7 @@ class Trainer:
     # --- one batch ----------------------------------------------------------------
     def _to_input(self, x_u8: torch.Tensor) -> torch.Tensor:
         """(B, H, W, C) uint8 -> (B, C, H, W) float in [0, 1], channels_last memory."""
-        x = x_u8.to(self.placement.device, non_blocking=True).permute(0, 3, 1, 2)
-        return x.to(torch.float32).mul_(1.0 / 255.0)
+        return pixels.to_input(x_u8.to(self.placement.device, non_blocking=True), torch.float32)
 
     def _direct_reason(self) -> str:
         """'direct' or 'autograd (why not direct)', for run records."""
@@ -80,10 +80,12 @@ class Trainer:
         return f"autograd ({reason})" if reason else "direct"
 
     def _train_step(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One update from a (B, H, W, C) uint8 batch; (mean loss, correct count)."""
         if self.direct is not None:
             loss, correct = self.direct(xb, yb)
             self.optimizer.step()
             return loss, correct
+        xb = self._to_input(xb)
         with self.placement.autocast():
             logits = self.net(xb)  # (B, classes)
         logits = logits.float()
@@ -124,7 +126,7 @@ class Trainer:
         step = state.step
         while step < steps and not self.stop_requested:
             lo, hi = step * batch_size, min((step + 1) * batch_size, count)
-            loss, hits = self._train_step(self._to_input(x_epoch[lo:hi]), y_epoch[lo:hi])
+            loss, hits = self._train_step(x_epoch[lo:hi], y_epoch[lo:hi])
             loss_sum += loss.double() * (hi - lo)
             correct += hits
             step += 1
