@@ -9,6 +9,10 @@ losses and gradients are bit for bit the same (tests/train/test_direct.py trains
 compares the weights). What it leaves out is the machinery: the bfloat16 weights are refreshed
 with one `_foreach_copy_` per step, and the gradients land in fixed buffers with another.
 
+Where oneDNN is installed, convolutions and Dense products go to primitives created once per
+shape (models/native/onednn.py) instead of torch's operators, which set them up again on every
+call; those match torch's up to a rounding step in bf16 (tests/models/test_native_onednn.py).
+
 Covered: Conv2D (valid or same padding), MaxPooling2D, Flatten, Dense on flat input, Dropout,
 and the activations relu, sigmoid, tanh and linear, on the CPU, in fp32 or bf16. Anything else
 (BatchNormalization, average or global pooling, Dense on 4-D input, a softmax inside the model,
