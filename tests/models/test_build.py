@@ -66,3 +66,19 @@ def test_same_average_pooling_averages_only_real_values_as_tensorflow():
     spec = new_spec("avg", [make_layer("AveragePooling2D", {"pool_size": 3, "padding": "same"})], (1, 5, 1))
     x = torch.arange(1.0, 6.0).reshape(1, 1, 1, 5)  # (N, C, H, W)
     assert build(spec)(x).flatten().tolist() == [2.0, 4.5]
+
+
+def test_one_channel_convolutions_with_unequal_strides_are_right():
+    """torch 2.13's CPU conv2d miscomputes these on channels_last input; build.conv_input avoids it."""
+    torch.manual_seed(0)
+    layers = [make_layer("Conv2D", {"filters": 1, "kernel_size": 1, "strides": 2, "use_bias": False}),
+              make_layer("Conv2D", {"filters": 8, "kernel_size": (3, 3), "strides": (1, 2)})]
+    net = build(new_spec("strided", layers, (19, 5, 2)))
+    x = torch.rand(2, 19, 5, 2).permute(0, 3, 1, 2)  # a batch as the engine hands it over
+    got = net(x)
+    first, second = net.blocks
+    want = torch.nn.functional.conv2d(
+        torch.nn.functional.conv2d(x.double(), first.conv.weight.double(), None, 2),
+        second.conv.weight.double(), second.conv.bias.double(), (1, 2),
+    )
+    assert torch.allclose(got.double(), want, atol=1e-5)

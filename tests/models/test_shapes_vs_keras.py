@@ -120,6 +120,10 @@ def test_forward_pass_equals_keras(stack, seed):
         model = keras_model(spec)
     except ValueError:
         return
+    # Keras's torch backend runs torch's CPU conv2d, which miscomputes a one-channel input with
+    # unequal strides; cnnlab works around it (checked against float64 in test_build.py).
+    assume(not any(r.layer.kind == "Conv2D" and r.input_shape[-1] == 1
+                   and len(set(r.layer.args["strides"])) > 1 for r in analyze(spec).layers))
     net = build(spec).eval()
     _copy_keras_weights(model, net)
     x = np.random.default_rng(seed).random((2, *spec.input_shape), dtype=np.float32)

@@ -72,6 +72,8 @@ class _Conv:
         if self.pads is not None and any(self.pads):
             x = aten.constant_pad_nd(x, self.pads, 0.0)
         self.native = self.plain and x.dim() == 4 and onednn.applies(x, weight)
+        if not self.native:
+            x = keras_layers.conv_input(x, self.args[0])
         self.saved = x, weight
         if self.native:
             out = onednn.conv_forward(x, weight, bias, self.args[0])
