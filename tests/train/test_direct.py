@@ -132,3 +132,16 @@ def test_the_lesson_model_uses_the_onednn_primitives_where_installed():
     native = [stage for stage in trainer.direct.stages if hasattr(stage, "native")]
     assert len(native) == 5  # 3 Conv2D, 2 Dense
     assert all(stage.native == (onednn._library() is not None) for stage in native)
+
+
+def test_training_flushes_subnormal_floats_to_zero_and_then_stops():
+    """Subnormals make Adam's late steps slow; training counts them as zero, as TensorFlow does."""
+    tiny = torch.tensor([1e-39])  # subnormal in float32
+    seen = []
+    trainer = Trainer(build(MODELS["cifar_model"]()), _placement("fp32"), "adam", 1e-3)
+    x = torch.zeros((8, 20, 20, 3), dtype=torch.uint8)
+    trainer.train_epoch(x, torch.zeros(8, dtype=torch.int64), EpochState(0), 4, seed=0,
+                        on_progress=lambda *_: seen.append((tiny * 1.0).item()))
+    if torch.set_flush_denormal(False):  # a CPU that can flush
+        assert seen and all(value == 0.0 for value in seen)
+    assert (tiny * 1.0).item() != 0.0

@@ -48,7 +48,7 @@ import torch.nn.functional as F
 from cnnlab.config import TrainSettings
 from cnnlab.errors import CnnlabError
 from cnnlab.train.data import epoch_order, steps_per_epoch
-from cnnlab.train.trainer import REFRESH_SECONDS, EpochState, Trainer, dropout_seed
+from cnnlab.train.trainer import REFRESH_SECONDS, EpochState, Trainer, dropout_seed, flush_denormals
 
 CHECKSUMS_ENV = "CNNLAB_DDP_CHECKSUMS"
 
@@ -231,6 +231,10 @@ class DistributedTrainer(Trainer):
 
     def train_epoch(self, x, y, state: EpochState, batch_size: int, seed: int, on_progress=None) -> bool:
         """Train the whole epoch (this process's shard); loss and accuracy all-reduced."""
+        with flush_denormals():
+            return self._train_shard_epoch(x, y, state, batch_size, seed, on_progress)
+
+    def _train_shard_epoch(self, x, y, state: EpochState, batch_size: int, seed: int, on_progress) -> bool:
         assert state.step == 0, "a distributed epoch cannot continue mid-way"
         size, rank = self.world.size, self.world.rank
         count = len(x)
