@@ -107,6 +107,15 @@ def test_library_is_built_once_per_cpu_and_source(fresh_build, monkeypatch):
     assert compiler.library_path("maxpool", cc, compiler.flag_sets()[0]) != built[0]  # never on another CPU
 
 
+@needs_kernel
+def test_a_cached_library_that_does_not_load_is_built_again(fresh_build):
+    library = compiler.library_path("maxpool", compiler.compiler(), compiler.flag_sets()[0])
+    library.parent.mkdir(parents=True)
+    library.write_bytes(b"not a shared library")  # e.g. copied in half from another machine
+    assert compiler.load("maxpool") is not None
+    assert library.read_bytes()[:4] == b"\x7fELF"
+
+
 def test_a_compiler_without_openmp_gets_the_serial_build(fresh_build, monkeypatch, tmp_path):
     real = compiler.compiler()
     if real is None:

@@ -64,17 +64,19 @@ def onednn_prefix() -> Path | None:
     return None
 
 
+class LibraryMissing(Exception):
+    """A library a kernel links to is not installed; the message says how to install it."""
+
+
 def _onednn_link_flags() -> tuple[str, ...]:
     root = onednn_prefix()
-    assert root is not None
+    if root is None:
+        raise LibraryMissing("oneDNN is not installed (pip install onednn-devel-cpu-gomp)")
     return (f"-I{root / 'include'}", str(root / "lib" / "libdnnl.so.3"), f"-Wl,-rpath,{root / 'lib'}")
 
 
-# kernels that link to a library: their link flags, and why they cannot be built (or None)
+# kernels that link to a library, and the flags that do it
 _LINKED = {"onednn": _onednn_link_flags}
-_LINKED_MISSING = {
-    "onednn": lambda: None if onednn_prefix() else "oneDNN is not installed (pip install onednn-devel-cpu-gomp)",
-}
 
 
 def library_path(name: str, cc: str, flags: tuple[str, ...] = FLAGS) -> Path:
@@ -96,15 +98,20 @@ def load(name: str) -> ctypes.CDLL | None:
     if cc is None:
         _reasons[name] = "no C compiler (cc, gcc or clang) on PATH"
         return None
-    missing = _LINKED_MISSING.get(name, lambda: None)()
-    if missing:
-        _reasons[name] = missing
+    try:
+        candidates = flag_sets(name)
+    except LibraryMissing as e:
+        _reasons[name] = str(e)
         return None
-    for flags in flag_sets(name):
+    for flags in candidates:
         path = library_path(name, cc, flags)
         try:
-            if not path.exists():
-                _build(SOURCE_DIR / f"{name}.c", path, cc, flags)
+            if path.exists():
+                try:
+                    return ctypes.CDLL(str(path))
+                except OSError:  # a cached build that no longer loads: build it again
+                    path.unlink(missing_ok=True)
+            _build(SOURCE_DIR / f"{name}.c", path, cc, flags)
             return ctypes.CDLL(str(path))
         except (OSError, subprocess.SubprocessError) as e:
             _reasons[name] = f"could not build {name}.c with {cc}: {_first_line(e)}"

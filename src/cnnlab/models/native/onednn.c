@@ -42,6 +42,14 @@ static int failed(dnnl_status_t status, const char *what) {
 
 #define TRY(call, what) do { if (failed((call), (what))) goto fail; } while (0)
 
+/* The CPU engine and stream all primitives share, made on first use. */
+static dnnl_status_t started(void) {
+    dnnl_status_t status = dnnl_success;
+    if (!engine) status = dnnl_engine_create(&engine, dnnl_cpu, 0);
+    if (status == dnnl_success && !stream) status = dnnl_stream_create(&stream, engine, dnnl_stream_default_flags);
+    return status;
+}
+
 void conv_destroy(conv_t *c) {
     if (!c) return;
     dnnl_primitive_t prims[] = {c->forward, c->backward_data, c->backward_weights, c->weights_forward.reorder,
@@ -80,10 +88,7 @@ conv_t *conv_create(int bf16, long n, long c, long h, long w, long o, long kh, l
     dnnl_primitive_desc_t fwd_pd = NULL, bwd_data_pd = NULL, bwd_weights_pd = NULL;
     conv_t *c_ = calloc(1, sizeof *c_);
     if (!c_) return NULL;
-    if (!engine) {
-        TRY(dnnl_engine_create(&engine, dnnl_cpu, 0), "engine");
-        TRY(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags), "stream");
-    }
+    TRY(started(), "engine");
     dnnl_data_type_t type = bf16 ? dnnl_bf16 : dnnl_f32;
     dnnl_dims_t src_dims = {n, c, h, w}, weight_dims = {o, c, kh, kw}, bias_dims = {o}, dst_dims = {n, o, oh, ow};
     dnnl_dims_t strides = {sh, sw}, dilation = {0, 0}, padding = {0, 0};
@@ -205,10 +210,7 @@ matmul_t *matmul_create(int bf16, long m, long k, long n, int a_transposed, int 
     dnnl_primitive_desc_t pd = NULL;
     matmul_t *p = calloc(1, sizeof *p);
     if (!p) return NULL;
-    if (!engine) {
-        TRY(dnnl_engine_create(&engine, dnnl_cpu, 0), "engine");
-        TRY(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags), "stream");
-    }
+    TRY(started(), "engine");
     dnnl_data_type_t type = bf16 ? dnnl_bf16 : dnnl_f32;
     dnnl_dims_t a_dims = {m, k}, b_dims = {k, n}, bias_dims = {1, n}, c_dims = {m, n};
     dnnl_dims_t a_strides = {a_transposed ? 1 : k, a_transposed ? m : 1};
