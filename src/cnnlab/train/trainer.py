@@ -4,8 +4,11 @@ The hot loop is written for batch 32 on a CPU, where a CIFAR-10 epoch is 1,563 s
 Python overhead per step counts as much as the arithmetic:
 - the epoch's uint8 images are gathered into shuffled order once, then sliced per batch;
 - a batch is scaled to float and handed over channels_last (NHWC memory seen as NCHW);
+- the lesson's layers train through `DirectStep` (direct.py), without autograd; other models
+  through autograd and autocast;
 - loss and accuracy accumulate as tensors; they are read (a sync) only when the progress
-  display refreshes, about ten times a second.
+  display refreshes, about ten times a second;
+- subnormal floats are flushed to zero during the epoch (`flush_denormals`).
 """
 
 from __future__ import annotations
@@ -80,7 +83,8 @@ class Trainer:
         self.optimizer = (
             make_optimizer(optimizer, self.net.parameters(), lr, placement.device) if optimizer else None
         )
-        # forward and backward without autograd where the model allows it (same results)
+        # forward and backward without autograd where the model allows it (autograd's results,
+        # to the bit with torch's operators, up to rounding with the oneDNN primitives)
         self.step_kind = self._direct_reason()
         self.direct = DirectStep(self.net, placement.precision) if self.step_kind == "direct" else None
         self.stop_requested = False  # set from a signal handler; checked after every step
