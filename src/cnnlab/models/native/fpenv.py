@@ -1,0 +1,32 @@
+"""Flushing subnormal floats to zero on every thread torch computes on (fpenv.c).
+
+torch.set_flush_denormal sets the calling thread only; torch's OpenMP workers keep their own
+setting and go on computing subnormals slowly. The C function sets this thread and, through
+a parallel region of the same (GNU OpenMP) runtime torch uses, each worker of its pool.
+Without a compiler, or on a CPU without the setting, torch's own call is used.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import torch
+
+from cnnlab.models.native import compiler
+
+
+def set_flush_denormal(on: bool) -> bool:
+    """Flush (or stop flushing) subnormals on this thread and torch's workers; False if impossible."""
+    lib = _library()
+    if lib is not None and lib.set_flush_denormal(int(on)):
+        return True
+    return torch.set_flush_denormal(on)
+
+
+def _library():
+    lib = compiler.load("fpenv")
+    if lib is not None and not hasattr(lib, "_cnnlab_ready"):
+        lib.set_flush_denormal.argtypes, lib.set_flush_denormal.restype = [ctypes.c_int], ctypes.c_int
+        lib.flush_denormal_here.argtypes, lib.flush_denormal_here.restype = [], ctypes.c_int
+        lib._cnnlab_ready = True
+    return lib
