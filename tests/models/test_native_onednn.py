@@ -100,3 +100,22 @@ def test_missing_onednn_is_named_with_the_fix(monkeypatch):
     finally:
         compiler.load.cache_clear()
         compiler._reasons.clear()
+
+
+def test_threads_can_train_at_once():
+    """ctypes releases the GIL; the module serialises its calls, so results stay right."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    torch.manual_seed(0)
+    cases = []
+    for n in (3, 4, 5, 6):  # different shapes: handles are created and looked up concurrently
+        x = torch.randn(n, 4, 9, 9).contiguous(memory_format=torch.channels_last)
+        w = torch.randn(6, 4, 3, 3).contiguous(memory_format=torch.channels_last)
+        cases.append((x, w, aten.convolution(x, w, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1)))
+
+    def run(case):
+        x, w, want = case
+        return all(close(onednn.conv_forward(x, w, None, (1, 1)), want, torch.float32) for _ in range(50))
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(run, cases * 2))

@@ -16,6 +16,7 @@ bit in the tests, except that a kernel may round a bf16 result the other way (1 
 from __future__ import annotations
 
 import ctypes
+import threading
 from collections import OrderedDict
 
 import torch
@@ -24,6 +25,9 @@ from cnnlab.models.native import compiler
 
 _DTYPES = {torch.float32: 0, torch.bfloat16: 1}
 _CACHED_SHAPES = 32
+# one call at a time: the shim's stream, a primitive's scratchpad and the handle cache serve
+# one caller (ctypes releases the GIL, so two Python threads training at once would share them)
+_running = threading.Lock()
 
 
 def applies(*tensors: torch.Tensor) -> bool:
@@ -49,22 +53,24 @@ def conv_forward(x, weight, bias, stride) -> torch.Tensor:
     """conv2d(x, weight, bias, stride), no padding: (N, C, H, W) -> (N, O, OH, OW), channels_last."""
     x, weight = _channels_last(x), _channels_last(weight)
     bias = bias.contiguous() if bias is not None else None
-    handle, out_shape = _handle(x, weight, bias is not None, stride)
-    out = torch.empty(out_shape, dtype=x.dtype, memory_format=torch.channels_last)
-    _check(_library().conv_forward(handle, x.data_ptr(), weight.data_ptr(), _ptr(bias), out.data_ptr()))
+    with _running:
+        handle, out_shape = _handle(x, weight, bias is not None, stride)
+        out = torch.empty(out_shape, dtype=x.dtype, memory_format=torch.channels_last)
+        _check(_library().conv_forward(handle, x.data_ptr(), weight.data_ptr(), _ptr(bias), out.data_ptr()))
     return out
 
 
 def conv_backward(grad, x, weight, stride, input_grad: bool, with_bias: bool):
     """(grad_x or None, grad_weight, grad_bias or None) for `conv_forward`'s output gradient."""
     x, weight, grad = _channels_last(x), _channels_last(weight), _channels_last(grad.to(x.dtype))
-    handle, _ = _handle(x, weight, with_bias, stride)
     grad_x = torch.empty_like(x) if input_grad else None
     grad_w = torch.empty_like(weight)
     grad_b = torch.empty(weight.shape[0], dtype=x.dtype) if with_bias else None
-    _check(_library().conv_backward(
-        handle, grad.data_ptr(), x.data_ptr(), weight.data_ptr(), _ptr(grad_x), grad_w.data_ptr(), _ptr(grad_b)
-    ))
+    with _running:
+        handle, _ = _handle(x, weight, with_bias, stride)
+        _check(_library().conv_backward(
+            handle, grad.data_ptr(), x.data_ptr(), weight.data_ptr(), _ptr(grad_x), grad_w.data_ptr(), _ptr(grad_b)
+        ))
     return grad_x, grad_w, grad_b
 
 
@@ -75,13 +81,14 @@ def matmul(a: torch.Tensor, b: torch.Tensor, bias: torch.Tensor | None = None) -
     b, b_t = _row_major_or_transposed(b)
     bias = bias.contiguous() if bias is not None else None
     key = ("matmul", a.dtype, m, k, n, a_t, b_t, bias is not None)
-    if key not in _handles:
-        lib = _library()
-        _remember(key, lib, lib.matmul_create(_DTYPES[a.dtype], m, k, n, a_t, b_t, int(bias is not None)),
-                  lib.matmul_destroy, (m, n))
-    pointer, out_shape = _recall(key)
-    out = torch.empty(out_shape, dtype=a.dtype)
-    _check(_library().matmul_run(pointer, a.data_ptr(), b.data_ptr(), _ptr(bias), out.data_ptr()))
+    with _running:
+        if key not in _handles:
+            lib = _library()
+            _remember(key, lib, lib.matmul_create(_DTYPES[a.dtype], m, k, n, a_t, b_t, int(bias is not None)),
+                      lib.matmul_destroy, (m, n))
+        pointer, out_shape = _recall(key)
+        out = torch.empty(out_shape, dtype=a.dtype)
+        _check(_library().matmul_run(pointer, a.data_ptr(), b.data_ptr(), _ptr(bias), out.data_ptr()))
     return out
 
 
