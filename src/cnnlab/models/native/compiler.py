@@ -48,8 +48,9 @@ def compiler() -> str | None:
     return next((path for name in ("cc", "gcc", "clang") if (path := shutil.which(name))), None)
 
 
-def flag_sets(name: str = "maxpool") -> list[tuple[str, ...]]:
-    """The flags to try, best first: with OpenMP where torch ships libgomp, then serial."""
+def flag_sets(name: str | None = None) -> list[tuple[str, ...]]:
+    """The flags to try for kernel `name`, best first: with OpenMP where torch ships libgomp,
+    then serial; a kernel that links to a library gets its link flags (LibraryMissing if absent)."""
     if name in _LINKED:
         return [FLAGS + _LINKED[name]()]
     return ([FLAGS + ("-fopenmp",)] if _torch_ships_gnu_openmp() else []) + [FLAGS]
