@@ -56,6 +56,17 @@ def _activation_backward(name: str | None, grad: torch.Tensor, out: torch.Tensor
     return grad
 
 
+def _pads(block, window) -> list[int] | None:
+    """F.pad's amounts for a 'same' Conv2D or pooling block; None where nothing is padded."""
+    pads = keras_layers.same_pads(block.hw, window, block.strides) if block.same else (0, 0, 0, 0)
+    return list(pads) if any(pads) else None
+
+
+def _unpad(grad: torch.Tensor, pads: list[int]) -> torch.Tensor:
+    """The backward of padding: the gradient of the unpadded part (constant_pad_nd's own)."""
+    return aten.constant_pad_nd(grad, [-p for p in pads], 0.0)
+
+
 class _Conv:
     def __init__(self, block, first: bool):
         conv = block.conv
@@ -64,12 +75,12 @@ class _Conv:
         # oneDNN primitives (models/native/onednn.py) cover what Keras's Conv2D builds here
         self.plain = conv.padding == (0, 0) and conv.dilation == (1, 1) and conv.groups == 1
         self.bias_sizes = [conv.out_channels] if conv.bias is not None else None
-        self.pads = keras_layers.same_pads(block.hw, block.kernel, block.strides) if block.same else None
+        self.pads = _pads(block, block.kernel)
         self.activation = block.activation
         self.input_grad = not first  # the images need no gradient
 
     def forward(self, x, weight, bias=None):
-        if self.pads is not None and any(self.pads):
+        if self.pads:
             x = aten.constant_pad_nd(x, self.pads, 0.0)
         self.native = self.plain and x.dim() == 4 and onednn.applies(x, weight)
         if not self.native:
@@ -92,8 +103,8 @@ class _Conv:
         else:
             mask = [self.input_grad, True, with_bias]
             grad_x, grad_w, grad_b = aten.convolution_backward(grad, x, weight, self.bias_sizes, *self.args, mask)
-        if grad_x is not None and self.pads is not None and any(self.pads):
-            grad_x = aten.constant_pad_nd(grad_x, [-p for p in self.pads], 0.0)
+        if grad_x is not None and self.pads:
+            grad_x = _unpad(grad_x, self.pads)
         return grad_x, [grad_w] + ([grad_b] if grad_b is not None else [])
 
 
@@ -102,11 +113,11 @@ class _MaxPool:
 
     def __init__(self, block):
         self.window, self.strides = tuple(block.window), tuple(block.strides)
-        self.pads = keras_layers.same_pads(block.hw, block.window, block.strides) if block.same else None
+        self.pads = _pads(block, block.window)
         self.relu = block.activation == "relu"
 
     def forward(self, x):
-        if self.pads is not None and any(self.pads):
+        if self.pads:
             x = aten.constant_pad_nd(x, self.pads, float("-inf"))
         if maxpool.kernel_applies(x, self.window, self.strides):
             out, argmax, geometry = maxpool.pool_forward(x, self.window, self.strides, self.relu)
@@ -129,8 +140,8 @@ class _MaxPool:
             grad_x = aten.max_pool2d_with_indices_backward(
                 grad, x, self.window, self.strides, [0, 0], [1, 1], False, indices
             )
-        if self.pads is not None and any(self.pads):
-            grad_x = aten.constant_pad_nd(grad_x, [-p for p in self.pads], 0.0)
+        if self.pads:
+            grad_x = _unpad(grad_x, self.pads)
         return grad_x, []
 
 

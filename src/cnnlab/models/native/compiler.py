@@ -119,6 +119,17 @@ def load(name: str) -> ctypes.CDLL | None:
     return None
 
 
+def bound(name: str, signatures: dict[str, tuple[list, object]]) -> ctypes.CDLL | None:
+    """`load(name)` with its functions' ctypes (argtypes, restype) set, once; None if unavailable."""
+    lib = load(name)
+    if lib is not None and not getattr(lib, "_cnnlab_bound", False):
+        for function, (argtypes, restype) in signatures.items():
+            getattr(lib, function).argtypes = argtypes
+            getattr(lib, function).restype = restype
+        lib._cnnlab_bound = True
+    return lib
+
+
 def unavailable_reason(name: str) -> str | None:
     return _reasons.get(name)
 

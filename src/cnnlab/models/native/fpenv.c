@@ -18,9 +18,6 @@ int set_flush_denormal(int on) {
     set_here(on);
     return 1;
 }
-
-int flush_denormal_here(void) { return (_mm_getcsr() & FTZ_DAZ) == FTZ_DAZ; }
 #else
 int set_flush_denormal(int on) { (void)on; return 0; }
-int flush_denormal_here(void) { return 0; }
 #endif

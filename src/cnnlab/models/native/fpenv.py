@@ -24,9 +24,4 @@ def set_flush_denormal(on: bool) -> bool:
 
 
 def _library():
-    lib = compiler.load("fpenv")
-    if lib is not None and not hasattr(lib, "_cnnlab_ready"):
-        lib.set_flush_denormal.argtypes, lib.set_flush_denormal.restype = [ctypes.c_int], ctypes.c_int
-        lib.flush_denormal_here.argtypes, lib.flush_denormal_here.restype = [], ctypes.c_int
-        lib._cnnlab_ready = True
-    return lib
+    return compiler.bound("fpenv", {"set_flush_denormal": ([ctypes.c_int], ctypes.c_int)})

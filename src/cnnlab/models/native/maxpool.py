@@ -40,16 +40,12 @@ def kernel_status() -> str:
 
 
 def _library():
-    lib = compiler.load("maxpool")
-    if lib is not None and not hasattr(lib, "_cnnlab_ready"):
-        i64, ptr = ctypes.c_int64, ctypes.c_void_p
-        for suffix in _SUFFIX.values():
-            forward = getattr(lib, f"maxpool_forward_{suffix}")
-            forward.argtypes, forward.restype = [ptr, ptr, ptr] + [i64] * 10 + [ctypes.c_int], None
-            backward = getattr(lib, f"maxpool_backward_{suffix}")
-            backward.argtypes, backward.restype = [ptr, ptr, ptr] + [i64] * 10, None
-        lib._cnnlab_ready = True
-    return lib
+    i64, ptr = ctypes.c_int64, ctypes.c_void_p
+    signatures = {}
+    for suffix in _SUFFIX.values():
+        signatures[f"maxpool_forward_{suffix}"] = ([ptr, ptr, ptr] + [i64] * 10 + [ctypes.c_int], None)
+        signatures[f"maxpool_backward_{suffix}"] = ([ptr, ptr, ptr] + [i64] * 10, None)
+    return compiler.bound("maxpool", signatures)
 
 
 def kernel_applies(x: torch.Tensor, window, strides) -> bool:

@@ -34,6 +34,19 @@ typedef struct {
 
 const char *last_error(void) { return error_text; }
 
+#define COUNT(array) (sizeof (array) / sizeof *(array))
+
+/* Destroy what is set in these arrays (NULL entries are skipped). */
+static void free_memories(dnnl_memory_t *mems, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (mems[i]) dnnl_memory_destroy(mems[i]);
+}
+
+static void free_descs(dnnl_memory_desc_t *mds, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (mds[i]) dnnl_memory_desc_destroy(mds[i]);
+}
+
 static int failed(dnnl_status_t status, const char *what) {
     if (status == dnnl_success) return 0;
     snprintf(error_text, sizeof error_text, "oneDNN: %s failed (status %d)", what, (int)status);
@@ -54,13 +67,12 @@ void conv_destroy(conv_t *c) {
     if (!c) return;
     dnnl_primitive_t prims[] = {c->forward, c->backward_data, c->backward_weights, c->weights_forward.reorder,
                                 c->weights_backward.reorder, c->weight_grad.reorder};
-    for (size_t i = 0; i < sizeof prims / sizeof *prims; i++)
+    for (size_t i = 0; i < COUNT(prims); i++)
         if (prims[i]) dnnl_primitive_destroy(prims[i]);
     dnnl_memory_t mems[] = {c->src, c->weights, c->bias, c->dst, c->diff_src, c->diff_weights, c->diff_bias,
                             c->diff_dst, c->weights_forward.memory, c->weights_backward.memory,
                             c->weight_grad.memory};
-    for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
-        if (mems[i]) dnnl_memory_destroy(mems[i]);
+    free_memories(mems, COUNT(mems));
     free(c);
 }
 
@@ -120,7 +132,7 @@ conv_t *conv_create(int bf16, long n, long c, long h, long w, long o, long kh, l
         {&c_->src, src_md}, {&c_->weights, weights_md}, {&c_->bias, bias_md}, {&c_->dst, dst_md},
         {&c_->diff_src, src_md}, {&c_->diff_weights, weights_md}, {&c_->diff_bias, bias_md},
         {&c_->diff_dst, dst_md}};
-    for (size_t i = 0; i < sizeof user / sizeof *user; i++)
+    for (size_t i = 0; i < COUNT(user); i++)
         TRY(dnnl_memory_create(user[i].memory, user[i].md, engine, DNNL_MEMORY_NONE), "memory");
     goto done;
 fail:
@@ -131,8 +143,7 @@ done:
     if (bwd_data_pd) dnnl_primitive_desc_destroy(bwd_data_pd);
     if (bwd_weights_pd) dnnl_primitive_desc_destroy(bwd_weights_pd);
     dnnl_memory_desc_t mds[] = {src_md, weights_md, any_md, bias_md, dst_md};
-    for (size_t i = 0; i < sizeof mds / sizeof *mds; i++)
-        if (mds[i]) dnnl_memory_desc_destroy(mds[i]);
+    free_descs(mds, COUNT(mds));
     return c_;
 }
 
@@ -199,8 +210,7 @@ void matmul_destroy(matmul_t *p) {
     if (!p) return;
     if (p->product) dnnl_primitive_destroy(p->product);
     dnnl_memory_t mems[] = {p->a, p->b, p->bias, p->c};
-    for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
-        if (mems[i]) dnnl_memory_destroy(mems[i]);
+    free_memories(mems, COUNT(mems));
     free(p);
 }
 
@@ -234,8 +244,7 @@ fail:
 done:
     if (pd) dnnl_primitive_desc_destroy(pd);
     dnnl_memory_desc_t mds[] = {a_md, b_md, bias_md, c_md};
-    for (size_t i = 0; i < sizeof mds / sizeof *mds; i++)
-        if (mds[i]) dnnl_memory_desc_destroy(mds[i]);
+    free_descs(mds, COUNT(mds));
     return p;
 }
 

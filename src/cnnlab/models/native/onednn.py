@@ -54,7 +54,7 @@ def conv_forward(x, weight, bias, stride) -> torch.Tensor:
     x, weight = _channels_last(x), _channels_last(weight)
     bias = bias.contiguous() if bias is not None else None
     with _running:
-        handle, out_shape = _handle(x, weight, bias is not None, stride)
+        handle, out_shape = _conv(x, weight, bias is not None, stride)
         out = torch.empty(out_shape, dtype=x.dtype, memory_format=torch.channels_last)
         _check(_library().conv_forward(handle, x.data_ptr(), weight.data_ptr(), _ptr(bias), out.data_ptr()))
     return out
@@ -67,7 +67,7 @@ def conv_backward(grad, x, weight, stride, input_grad: bool, with_bias: bool):
     grad_w = torch.empty_like(weight)
     grad_b = torch.empty(weight.shape[0], dtype=x.dtype) if with_bias else None
     with _running:
-        handle, _ = _handle(x, weight, with_bias, stride)
+        handle, _ = _conv(x, weight, with_bias, stride)
         _check(_library().conv_backward(
             handle, grad.data_ptr(), x.data_ptr(), weight.data_ptr(), _ptr(grad_x), grad_w.data_ptr(), _ptr(grad_b)
         ))
@@ -80,13 +80,14 @@ def matmul(a: torch.Tensor, b: torch.Tensor, bias: torch.Tensor | None = None) -
     a, a_t = _row_major_or_transposed(a)
     b, b_t = _row_major_or_transposed(b)
     bias = bias.contiguous() if bias is not None else None
-    key = ("matmul", a.dtype, m, k, n, a_t, b_t, bias is not None)
+    lib = _library()
+
+    def create():
+        pointer = lib.matmul_create(_DTYPES[a.dtype], m, k, n, a_t, b_t, int(bias is not None))
+        return pointer, lib.matmul_destroy, (m, n)
+
     with _running:
-        if key not in _handles:
-            lib = _library()
-            _remember(key, lib, lib.matmul_create(_DTYPES[a.dtype], m, k, n, a_t, b_t, int(bias is not None)),
-                      lib.matmul_destroy, (m, n))
-        pointer, out_shape = _recall(key)
+        pointer, out_shape = _primitives(("matmul", a.dtype, m, k, n, a_t, b_t, bias is not None), create)
         out = torch.empty(out_shape, dtype=a.dtype)
         _check(_library().matmul_run(pointer, a.data_ptr(), b.data_ptr(), _ptr(bias), out.data_ptr()))
     return out
@@ -117,48 +118,47 @@ class _Handle:
 _handles: OrderedDict[tuple, tuple[_Handle, tuple]] = OrderedDict()
 
 
-def _remember(key: tuple, lib, pointer: int | None, destroy, out_shape: tuple) -> None:
-    if not pointer:
-        raise RuntimeError(lib.last_error().decode())
-    _handles[key] = (_Handle(pointer, destroy), out_shape)
-    if len(_handles) > _CACHED_SHAPES:
-        _handles.popitem(last=False)
-
-
-def _recall(key: tuple) -> tuple[int, tuple]:
+def _primitives(key: tuple, create) -> tuple[int, tuple]:
+    """(pointer, output shape) of the primitives for `key`; `create()` makes them on a miss and
+    returns (pointer or None, its destroy function, output shape). Call with `_running` held."""
+    if key not in _handles:
+        pointer, destroy, out_shape = create()
+        if not pointer:
+            raise RuntimeError(_library().last_error().decode())
+        _handles[key] = (_Handle(pointer, destroy), out_shape)
+        if len(_handles) > _CACHED_SHAPES:
+            _handles.popitem(last=False)
     _handles.move_to_end(key)
     handle, out_shape = _handles[key]
     return handle.pointer, out_shape
 
 
-def _handle(x, weight, with_bias: bool, stride) -> tuple[int, tuple]:
+def _conv(x, weight, with_bias: bool, stride) -> tuple[int, tuple]:
     n, c, h, w = x.shape
     o, _, kh, kw = weight.shape
-    sh, sw = stride
-    key = ("conv", x.dtype, n, c, h, w, o, kh, kw, sh, sw, with_bias)
-    if key not in _handles:
-        oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
-        lib = _library()
+    (sh, sw), lib = stride, _library()
+    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+
+    def create():
         pointer = lib.conv_create(_DTYPES[x.dtype], n, c, h, w, o, kh, kw, sh, sw, oh, ow, int(with_bias))
-        _remember(key, lib, pointer, lib.conv_destroy, (n, o, oh, ow))
-    return _recall(key)
+        return pointer, lib.conv_destroy, (n, o, oh, ow)
+
+    return _primitives(("conv", x.dtype, n, c, h, w, o, kh, kw, sh, sw, with_bias), create)
 
 
 def _library():
-    lib = compiler.load("onednn")
-    if lib is not None and not hasattr(lib, "_cnnlab_ready"):
-        ptr, i64, i32 = ctypes.c_void_p, ctypes.c_long, ctypes.c_int
-        lib.conv_create.argtypes, lib.conv_create.restype = [i32] + [i64] * 11 + [i32], ptr
-        lib.conv_destroy.argtypes, lib.conv_destroy.restype = [ptr], None
-        lib.conv_forward.argtypes, lib.conv_forward.restype = [ptr] * 5, i32
-        lib.conv_backward.argtypes, lib.conv_backward.restype = [ptr] * 7, i32
-        lib.matmul_create.argtypes, lib.matmul_create.restype = [i32] + [i64] * 3 + [i32] * 3, ptr
-        lib.matmul_destroy.argtypes, lib.matmul_destroy.restype = [ptr], None
-        lib.matmul_run.argtypes, lib.matmul_run.restype = [ptr] * 5, i32
-        lib.last_error.argtypes, lib.last_error.restype = [], ctypes.c_char_p
-        lib.dnnl_version.argtypes, lib.dnnl_version.restype = [], ctypes.POINTER(_Version)
-        lib._cnnlab_ready = True
-    return lib
+    ptr, i64, i32 = ctypes.c_void_p, ctypes.c_long, ctypes.c_int
+    return compiler.bound("onednn", {
+        "conv_create": ([i32] + [i64] * 11 + [i32], ptr),
+        "conv_destroy": ([ptr], None),
+        "conv_forward": ([ptr] * 5, i32),
+        "conv_backward": ([ptr] * 7, i32),
+        "matmul_create": ([i32] + [i64] * 3 + [i32] * 3, ptr),
+        "matmul_destroy": ([ptr], None),
+        "matmul_run": ([ptr] * 5, i32),
+        "last_error": ([], ctypes.c_char_p),
+        "dnnl_version": ([], ctypes.POINTER(_Version)),
+    })
 
 
 def _channels_last(t: torch.Tensor) -> torch.Tensor:

@@ -28,11 +28,5 @@ def to_input(x_u8: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 
 
 def _library():
-    lib = compiler.load("pixels")
-    if lib is not None and not hasattr(lib, "_cnnlab_ready"):
-        for name in _KERNELS.values():
-            kernel = getattr(lib, name)
-            kernel.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_float, ctypes.c_int64]
-            kernel.restype = None
-        lib._cnnlab_ready = True
-    return lib
+    signature = ([ctypes.c_void_p, ctypes.c_void_p, ctypes.c_float, ctypes.c_int64], None)
+    return compiler.bound("pixels", dict.fromkeys(_KERNELS.values(), signature))
