@@ -1,4 +1,4 @@
-"""LeanAdam runs torch's fused Adam kernel with less Python: same results, same state."""
+"""LeanAdam runs torch's fused Adam update with less Python: same results, same state."""
 
 import copy
 
@@ -29,6 +29,7 @@ def test_lean_adam_equals_torch_adam_bit_for_bit():
     _train(a, lean, 20)
     _train(b, reference, 20)
     assert lean._state_lists is not None  # the short step was taken
+    assert lean._native is not None  # in one C call (models/native/adam.py)
     for p, q in zip(a.parameters(), b.parameters()):
         assert torch.equal(p, q)
     for s, t in zip(lean.state.values(), reference.state.values()):
@@ -57,3 +58,17 @@ def test_a_parameter_without_gradient_takes_torchs_step():
     before = frozen_out.weight.detach().clone()
     _train(net, optimizer, 3)
     assert torch.equal(frozen_out.weight, before)
+
+
+def test_without_the_c_update_torchs_fused_kernel_gives_the_same_bits(monkeypatch):
+    from cnnlab.models.native import adam
+
+    a, b = _net(), _net()
+    with_c = make_optimizer("adam", a.parameters(), 1e-2, "cpu")
+    _train(a, with_c, 7)
+    monkeypatch.setattr(adam, "available", lambda: False)
+    without = make_optimizer("adam", b.parameters(), 1e-2, "cpu")
+    _train(b, without, 7)
+    assert with_c._native is not None and without._native is None and without._state_lists is not None
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.equal(p, q)

@@ -6,6 +6,7 @@ import json
 import pytest
 from trainfixtures import FAST, metric_columns, read_history
 
+from cnnlab.models.native.adam import status as adam_status
 from cnnlab.models.native.maxpool import kernel_status
 from cnnlab.models.native.onednn import status as onednn_status
 
@@ -34,7 +35,7 @@ def test_train_writes_a_complete_run_folder(workdir, cli):
     assert set(config["versions"]) == {"cnnlab", "torch", "numpy", "python"}
     # "C kernel" where cc exists; the lesson models train without autograd
     assert config["kernels"] == {"training_step": "direct", "convolution": onednn_status(),
-                                 "max_pooling": kernel_status()}
+                                 "max_pooling": kernel_status(), "optimizer_update": adam_status()}
     assert config["wall_time_seconds"] > 0 and config["cpu"]["name"]
     # what the user saw
     assert out.splitlines()[0] == "Training sequential on digits: 1,295 train, 143 validation (0.1, stratified), 359 test"

@@ -208,13 +208,16 @@ def _command_line(args) -> list[str] | None:
 
 def _kernels(trainer) -> dict[str, str]:
     """What ran the hot spots: C kernels or torch, direct training step or autograd."""
-    from cnnlab.models.native import maxpool, onednn
+    from cnnlab.models.native import adam, maxpool, onednn
+    from cnnlab.train.optimizers import LeanAdam
 
     direct = trainer.step_kind == "direct"
+    lean_adam = isinstance(trainer.optimizer, LeanAdam) and trainer.placement.device == "cpu"
     return {
         "training_step": trainer.step_kind,
         "convolution": onednn.status() if direct else "torch",
         "max_pooling": maxpool.kernel_status(),  # bit-identical to torch's either way
+        "optimizer_update": adam.status() if lean_adam else "torch",  # bit-identical too
     }
 
 

@@ -51,9 +51,10 @@ def compiler() -> str | None:
 def flag_sets(name: str | None = None) -> list[tuple[str, ...]]:
     """The flags to try for kernel `name`, best first: with OpenMP where torch ships libgomp,
     then serial; a kernel that links to a library gets its link flags (LibraryMissing if absent)."""
+    flags = FLAGS + _OWN_FLAGS.get(name, ())
     if name in _LINKED:
-        return [FLAGS + _LINKED[name]()]
-    return ([FLAGS + ("-fopenmp",)] if _torch_ships_gnu_openmp() else []) + [FLAGS]
+        return [flags + _LINKED[name]()]
+    return ([flags + ("-fopenmp",)] if _torch_ships_gnu_openmp() else []) + [flags]
 
 
 def onednn_prefix() -> Path | None:
@@ -78,6 +79,9 @@ def _onednn_link_flags() -> tuple[str, ...]:
 
 # kernels that link to a library, and the flags that do it
 _LINKED = {"onednn": _onednn_link_flags}
+# flags of one kernel: adam.c's loops vectorise only when sqrtf need not set errno (a negative
+# input gives NaN either way)
+_OWN_FLAGS = {"adam": ("-fno-math-errno",)}
 
 
 def library_path(name: str, cc: str, flags: tuple[str, ...] = FLAGS) -> Path:
