@@ -67,6 +67,23 @@ def _unpad(grad: torch.Tensor, pads: list[int]) -> torch.Tensor:
     return aten.constant_pad_nd(grad, [-p for p in pads], 0.0)
 
 
+def _channels_last(t: torch.Tensor) -> torch.Tensor:
+    return t.contiguous(memory_format=torch.channels_last)
+
+
+def _remember(calls: dict, key, make):
+    """calls[key], made by `make()` on a miss; the last few input shapes are kept (a run has
+    two: the batch size and the last, smaller batch of an epoch)."""
+    if key not in calls:
+        if len(calls) >= _KEPT_SHAPES:
+            del calls[next(iter(calls))]
+        calls[key] = make()
+    return calls[key]
+
+
+_KEPT_SHAPES = 4
+
+
 class _Conv:
     def __init__(self, block, first: bool):
         conv = block.conv
@@ -78,18 +95,28 @@ class _Conv:
         self.pads = _pads(block, block.kernel)
         self.activation = block.activation
         self.input_grad = not first  # the images need no gradient
+        self.calls: dict = {}  # (input shape, dtype, weight shape) -> onednn.Convolution, or None
+
+    def _native(self, x, weight):
+        def make():
+            if not (self.plain and x.dim() == 4 and onednn.applies(x, weight)):
+                return None
+            with_bias = self.bias_sizes is not None
+            return onednn.Convolution(x.shape, weight.shape, x.dtype, with_bias, self.args[0], self.input_grad)
+
+        return _remember(self.calls, (x.shape, x.dtype, x.device, weight.shape, weight.dtype), make)
 
     def forward(self, x, weight, bias=None):
         if self.pads:
             x = aten.constant_pad_nd(x, self.pads, 0.0)
-        self.native = self.plain and x.dim() == 4 and onednn.applies(x, weight)
-        if not self.native:
+        self.call = self._native(x, weight)
+        if self.call is None:
             x = keras_layers.conv_input(x, self.args[0])
-        self.saved = x, weight
-        if self.native:
-            out = onednn.conv_forward(x, weight, bias, self.args[0])
-        else:
             out = aten.convolution(x, weight, bias, *self.args)
+        else:
+            x, weight = _channels_last(x), _channels_last(weight)
+            out = self.call.forward(x, weight, bias)
+        self.saved = x, weight
         self.out = _activate(self.activation, out, inplace=True)
         return self.out
 
@@ -97,11 +124,10 @@ class _Conv:
         (x, weight), out = self.saved, self.out
         self.saved = self.out = None
         grad = _activation_backward(self.activation, grad, out)
-        with_bias = self.bias_sizes is not None
-        if self.native:
-            grad_x, grad_w, grad_b = onednn.conv_backward(grad, x, weight, self.args[0], self.input_grad, with_bias)
+        if self.call is not None:
+            grad_x, grad_w, grad_b = self.call.backward(_channels_last(grad.to(x.dtype)), x, weight)
         else:
-            mask = [self.input_grad, True, with_bias]
+            mask = [self.input_grad, True, self.bias_sizes is not None]
             grad_x, grad_w, grad_b = aten.convolution_backward(grad, x, weight, self.bias_sizes, *self.args, mask)
         if grad_x is not None and self.pads:
             grad_x = _unpad(grad_x, self.pads)
@@ -115,26 +141,33 @@ class _MaxPool:
         self.window, self.strides = tuple(block.window), tuple(block.strides)
         self.pads = _pads(block, block.window)
         self.relu = block.activation == "relu"
+        self.calls: dict = {}  # (input shape, dtype) -> maxpool.Pool, or None
+
+    def _kernel(self, x):
+        def make():
+            if not maxpool.kernel_applies(x, self.window, self.strides):
+                return None
+            return maxpool.Pool(x.shape, x.dtype, self.window, self.strides, self.relu)
+
+        return _remember(self.calls, (x.shape, x.dtype, x.device), make)
 
     def forward(self, x):
         if self.pads:
             x = aten.constant_pad_nd(x, self.pads, float("-inf"))
-        if maxpool.kernel_applies(x, self.window, self.strides):
-            out, argmax, geometry = maxpool.pool_forward(x, self.window, self.strides, self.relu)
-            self.saved = ("kernel", argmax, geometry, x.dtype)
-            return out
+        self.call = self._kernel(x)
+        if self.call is not None:
+            return self.call.forward(_channels_last(x))
         out, indices = aten.max_pool2d_with_indices(x, self.window, self.strides, [0, 0], [1, 1], False)
         if self.relu:
             out = aten.relu_(out)
-        self.saved = ("torch", x, indices, out)
+        self.saved = x, indices, out
         return out
 
     def backward(self, grad):
-        saved, self.saved = self.saved, None
-        if saved[0] == "kernel":
-            grad_x = maxpool.pool_backward(grad, *saved[1:])
+        if self.call is not None:
+            grad_x = self.call.backward(_channels_last(grad.to(self.call.out.dtype)))
         else:
-            _, x, indices, out = saved
+            (x, indices, out), self.saved = self.saved, None
             if self.relu:
                 grad = aten.threshold_backward(grad, out, 0)
             grad_x = aten.max_pool2d_with_indices_backward(
@@ -166,11 +199,24 @@ class _Dense:
         self.activation = block.activation
         self.input_grad = not first
         self.plain = True  # False: torch's operators (tests)
+        self.calls: dict = {}  # (product, shapes, layouts, dtype) -> onednn.MatMul
+
+    def _product(self, name: str, a, b, bias=None):
+        """a @ b (+ bias) through a oneDNN product kept for this shape and layout."""
+        a_t, b_t = onednn.MatMul.layout(a), onednn.MatMul.layout(b)
+        if a_t is None:
+            a, a_t = a.contiguous(), False
+        if b_t is None:
+            b, b_t = b.contiguous(), False
+        (m, k), n = a.shape, b.shape[1]
+        key = (name, m, k, n, a_t, b_t, a.dtype)
+        call = _remember(self.calls, key, lambda: onednn.MatMul(m, k, n, a.dtype, a_t, b_t, bias is not None))
+        return call.run(a, b, bias)
 
     def forward(self, x, weight, bias=None):
         self.native = self.plain and onednn.applies(x, weight)
         if self.native:
-            out = onednn.matmul(x, weight.t(), bias)
+            out = self._product("forward", x, weight.t(), bias)
         else:  # F.linear on a matrix: addmm with a bias, mm without
             out = aten.addmm(bias, x, weight.t()) if bias is not None else aten.mm(x, weight.t())
         self.saved = x, weight
@@ -182,10 +228,13 @@ class _Dense:
         self.saved = self.out = None
         grad = _activation_backward(self.activation, grad, out)
         # as autograd's mm backward for x @ weight.t() (weight.t() is column-major)
-        mm = onednn.matmul if self.native else torch.mm
-        grad_x = mm(grad, weight) if self.input_grad else None
-        grads = [mm(grad.t(), x)] + ([grad.sum(0)] if len(self.params) == 2 else [])
-        return grad_x, grads
+        if self.native:
+            grad_x = self._product("grad_x", grad, weight) if self.input_grad else None
+            grad_w = self._product("grad_w", grad.t(), x)
+        else:
+            grad_x = torch.mm(grad, weight) if self.input_grad else None
+            grad_w = torch.mm(grad.t(), x)
+        return grad_x, [grad_w] + ([grad.sum(0)] if len(self.params) == 2 else [])
 
 
 class _Dropout:

@@ -57,39 +57,44 @@ def kernel_applies(x: torch.Tensor, window, strides) -> bool:
     return _library() is not None
 
 
-def pool_forward(x: torch.Tensor, window, strides, relu: bool):
-    """The C kernel's forward: (output, argmax, geometry); `geometry` is for `pool_backward`."""
-    n, c, h, w = x.shape
-    (kh, kw), (sh, sw) = window, strides
-    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
-    x = x.contiguous(memory_format=torch.channels_last)  # (N, H, W, C) in memory
-    out = torch.empty((n, c, oh, ow), dtype=x.dtype, memory_format=torch.channels_last)
-    argmax = torch.empty((n, oh, ow, c), dtype=torch.uint8)
-    kernel = getattr(_library(), f"maxpool_forward_{_SUFFIX[x.dtype]}")
-    kernel(x.data_ptr(), out.data_ptr(), argmax.data_ptr(), n, h, w, c, kh, kw, sh, sw, oh, ow, int(relu))
-    return out, argmax, (n, c, h, w, kh, kw, sh, sw, oh, ow)
+class Pool:
+    """The kernel for one input shape, with output, argmax and input-gradient buffers used
+    again on every call (a result is valid until the next call). Inputs are channels_last."""
 
+    def __init__(self, x_shape, dtype, window, strides, relu: bool):
+        n, c, h, w = x_shape
+        (kh, kw), (sh, sw) = window, strides
+        oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+        self.out = torch.empty((n, c, oh, ow), dtype=dtype, memory_format=torch.channels_last)
+        self.argmax = torch.empty((n, oh, ow, c), dtype=torch.uint8)
+        self.grad_x = None  # made by the first backward: evaluation never needs it
+        self.x_shape = x_shape
+        self.geometry = (n, h, w, c, kh, kw, sh, sw, oh, ow)
+        lib = _library()
+        self._forward = getattr(lib, f"maxpool_forward_{_SUFFIX[dtype]}")
+        self._backward = getattr(lib, f"maxpool_backward_{_SUFFIX[dtype]}")
+        self.relu = int(relu)
 
-def pool_backward(grad: torch.Tensor, argmax: torch.Tensor, geometry, dtype: torch.dtype) -> torch.Tensor:
-    """The input gradient for `pool_forward`'s output gradient `grad`."""
-    n, c, h, w, kh, kw, sh, sw, oh, ow = geometry
-    grad = grad.to(dtype).contiguous(memory_format=torch.channels_last)
-    grad_x = torch.empty((n, c, h, w), dtype=dtype, memory_format=torch.channels_last)
-    kernel = getattr(_library(), f"maxpool_backward_{_SUFFIX[dtype]}")
-    kernel(grad.data_ptr(), argmax.data_ptr(), grad_x.data_ptr(), n, h, w, c, kh, kw, sh, sw, oh, ow)
-    return grad_x
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._forward(x.data_ptr(), self.out.data_ptr(), self.argmax.data_ptr(), *self.geometry, self.relu)
+        return self.out
+
+    def backward(self, grad: torch.Tensor) -> torch.Tensor:
+        """The input gradient for the output gradient `grad` (channels_last, this dtype)."""
+        if self.grad_x is None:
+            self.grad_x = torch.empty(self.x_shape, dtype=self.out.dtype, memory_format=torch.channels_last)
+        self._backward(grad.data_ptr(), self.argmax.data_ptr(), self.grad_x.data_ptr(), *self.geometry)
+        return self.grad_x
 
 
 class _MaxPool(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, window, strides, relu):
-        out, argmax, ctx.geometry = pool_forward(x, window, strides, relu)
-        ctx.save_for_backward(argmax)
-        ctx.dtype = x.dtype
-        return out
+        ctx.pool = Pool(x.shape, x.dtype, window, strides, relu)  # buffers of this call alone
+        return ctx.pool.forward(x.contiguous(memory_format=torch.channels_last))
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
-        (argmax,) = ctx.saved_tensors
-        return pool_backward(grad, argmax, ctx.geometry, ctx.dtype), None, None, None
+        grad = grad.to(ctx.pool.out.dtype).contiguous(memory_format=torch.channels_last)
+        return ctx.pool.backward(grad), None, None, None

@@ -49,56 +49,97 @@ def status() -> str:
     return f"oneDNN {version.major}.{version.minor}.{version.patch}"
 
 
+class Convolution:
+    """One convolution shape: its primitives, and output and gradient buffers used again on
+    every call (a result is valid until the next call). The caller passes channels_last
+    tensors of the shapes given here: the training step calls these about 1,500 times an
+    epoch, where building arguments anew was a tenth of the step.
+
+    x_shape (N, C, H, W), weight_shape (O, C, KH, KW); no padding."""
+
+    def __init__(self, x_shape, weight_shape, dtype, with_bias: bool, stride, input_grad: bool = True):
+        (n, c, h, w), (o, _, kh, kw), (sh, sw) = x_shape, weight_shape, stride
+        oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+        lib = self.lib = _library()
+
+        def create():
+            return lib.conv_create(_DTYPES[dtype], n, c, h, w, o, kh, kw, sh, sw, oh, ow, int(with_bias)), lib.conv_destroy
+
+        self.handle = _primitives(("conv", dtype, n, c, h, w, o, kh, kw, sh, sw, with_bias), create)
+        self.out = torch.empty((n, o, oh, ow), dtype=dtype, memory_format=torch.channels_last)
+        self.grad_x = torch.empty(x_shape, dtype=dtype, memory_format=torch.channels_last) if input_grad else None
+        self.grad_w = torch.empty(weight_shape, dtype=dtype, memory_format=torch.channels_last)
+        self.grad_b = torch.empty(o, dtype=dtype) if with_bias else None
+        self.buffers = [_ptr(t) for t in (self.out, self.grad_x, self.grad_w, self.grad_b)]
+
+    def forward(self, x, weight, bias) -> torch.Tensor:
+        """conv2d(x, weight, bias, stride) into `self.out`."""
+        with _running:
+            _check(self.lib.conv_forward(self.handle.pointer, x.data_ptr(), weight.data_ptr(), _ptr(bias),
+                                         self.buffers[0]))
+        return self.out
+
+    def backward(self, grad, x, weight):
+        """(grad_x or None, grad_weight, grad_bias or None) for the output gradient `grad`."""
+        _, grad_x, grad_w, grad_b = self.buffers
+        with _running:
+            _check(self.lib.conv_backward(self.handle.pointer, grad.data_ptr(), x.data_ptr(), weight.data_ptr(),
+                                          grad_x, grad_w, grad_b))
+        return self.grad_x, self.grad_w, self.grad_b
+
+
 def conv_forward(x, weight, bias, stride) -> torch.Tensor:
     """conv2d(x, weight, bias, stride), no padding: (N, C, H, W) -> (N, O, OH, OW), channels_last."""
     x, weight = _channels_last(x), _channels_last(weight)
     bias = bias.contiguous() if bias is not None else None
-    with _running:
-        handle, out_shape = _conv(x, weight, bias is not None, stride)
-        out = torch.empty(out_shape, dtype=x.dtype, memory_format=torch.channels_last)
-        _check(_library().conv_forward(handle, x.data_ptr(), weight.data_ptr(), _ptr(bias), out.data_ptr()))
-    return out
+    return Convolution(x.shape, weight.shape, x.dtype, bias is not None, stride, False).forward(x, weight, bias)
 
 
 def conv_backward(grad, x, weight, stride, input_grad: bool, with_bias: bool):
     """(grad_x or None, grad_weight, grad_bias or None) for `conv_forward`'s output gradient."""
     x, weight, grad = _channels_last(x), _channels_last(weight), _channels_last(grad.to(x.dtype))
-    grad_x = torch.empty_like(x) if input_grad else None
-    grad_w = torch.empty_like(weight)
-    grad_b = torch.empty(weight.shape[0], dtype=x.dtype) if with_bias else None
-    with _running:
-        handle, _ = _conv(x, weight, with_bias, stride)
-        _check(_library().conv_backward(
-            handle, grad.data_ptr(), x.data_ptr(), weight.data_ptr(), _ptr(grad_x), grad_w.data_ptr(), _ptr(grad_b)
-        ))
-    return grad_x, grad_w, grad_b
+    return Convolution(x.shape, weight.shape, x.dtype, with_bias, stride, input_grad).backward(grad, x, weight)
+
+
+class MatMul:
+    """One product shape and layout, a (m x k) @ b (k x n) [+ bias], with its output buffer
+    used again on every call. a_transposed: a is a transposed view of a row-major (k x m)
+    matrix (likewise b); `layout(t)` tells which a tensor is."""
+
+    def __init__(self, m: int, k: int, n: int, dtype, a_transposed: bool, b_transposed: bool, with_bias: bool):
+        lib = self.lib = _library()
+
+        def create():
+            return lib.matmul_create(_DTYPES[dtype], m, k, n, a_transposed, b_transposed, int(with_bias)), \
+                lib.matmul_destroy
+
+        self.handle = _primitives(("matmul", dtype, m, k, n, a_transposed, b_transposed, with_bias), create)
+        self.out = torch.empty((m, n), dtype=dtype)
+        self.out_pointer = self.out.data_ptr()
+
+    @staticmethod
+    def layout(t: torch.Tensor) -> bool | None:
+        """False: row-major; True: the transpose of a row-major matrix; None: neither."""
+        return False if t.is_contiguous() else True if t.t().is_contiguous() else None
+
+    def run(self, a, b, bias=None) -> torch.Tensor:
+        with _running:
+            _check(self.lib.matmul_run(self.handle.pointer, a.data_ptr(), b.data_ptr(), _ptr(bias), self.out_pointer))
+        return self.out
 
 
 def matmul(a: torch.Tensor, b: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
     """a @ b (+ bias) for matrices; a and b may be transposed views of row-major matrices."""
-    (m, k), n = a.shape, b.shape[1]
     a, a_t = _row_major_or_transposed(a)
     b, b_t = _row_major_or_transposed(b)
     bias = bias.contiguous() if bias is not None else None
-    lib = _library()
-
-    def create():
-        pointer = lib.matmul_create(_DTYPES[a.dtype], m, k, n, a_t, b_t, int(bias is not None))
-        return pointer, lib.matmul_destroy, (m, n)
-
-    with _running:
-        pointer, out_shape = _primitives(("matmul", a.dtype, m, k, n, a_t, b_t, bias is not None), create)
-        out = torch.empty(out_shape, dtype=a.dtype)
-        _check(_library().matmul_run(pointer, a.data_ptr(), b.data_ptr(), _ptr(bias), out.data_ptr()))
-    return out
+    (m, k), n = a.shape, b.shape[1]
+    return MatMul(m, k, n, a.dtype, a_t, b_t, bias is not None).run(a, b, bias)
 
 
 def _row_major_or_transposed(t: torch.Tensor) -> tuple[torch.Tensor, bool]:
-    if t.is_contiguous():
-        return t, False
-    if t.t().is_contiguous():
-        return t, True
-    return t.contiguous(), False
+    transposed = MatMul.layout(t)
+    return (t.contiguous(), False) if transposed is None else (t, transposed)
 
 
 class _Version(ctypes.Structure):
@@ -115,35 +156,22 @@ class _Handle:
         self.destroy(self.pointer)
 
 
-_handles: OrderedDict[tuple, tuple[_Handle, tuple]] = OrderedDict()
+_handles: OrderedDict[tuple, _Handle] = OrderedDict()
 
 
-def _primitives(key: tuple, create) -> tuple[int, tuple]:
-    """(pointer, output shape) of the primitives for `key`; `create()` makes them on a miss and
-    returns (pointer or None, its destroy function, output shape). Call with `_running` held."""
-    if key not in _handles:
-        pointer, destroy, out_shape = create()
-        if not pointer:
-            raise RuntimeError(_library().last_error().decode())
-        _handles[key] = (_Handle(pointer, destroy), out_shape)
-        if len(_handles) > _CACHED_SHAPES:
-            _handles.popitem(last=False)
-    _handles.move_to_end(key)
-    handle, out_shape = _handles[key]
-    return handle.pointer, out_shape
-
-
-def _conv(x, weight, with_bias: bool, stride) -> tuple[int, tuple]:
-    n, c, h, w = x.shape
-    o, _, kh, kw = weight.shape
-    (sh, sw), lib = stride, _library()
-    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
-
-    def create():
-        pointer = lib.conv_create(_DTYPES[x.dtype], n, c, h, w, o, kh, kw, sh, sw, oh, ow, int(with_bias))
-        return pointer, lib.conv_destroy, (n, o, oh, ow)
-
-    return _primitives(("conv", x.dtype, n, c, h, w, o, kh, kw, sh, sw, with_bias), create)
+def _primitives(key: tuple, create) -> _Handle:
+    """The primitives for `key`; `create()` makes them on a miss and returns (pointer or None,
+    its destroy function). The recent shapes are kept; a caller keeps its handle alive."""
+    with _running:
+        if key not in _handles:
+            pointer, destroy = create()
+            if not pointer:
+                raise RuntimeError(_library().last_error().decode())
+            _handles[key] = _Handle(pointer, destroy)
+            if len(_handles) > _CACHED_SHAPES:
+                _handles.popitem(last=False)
+        _handles.move_to_end(key)
+        return _handles[key]
 
 
 def _library():
