@@ -41,7 +41,8 @@ MODELS = {
 
 
 def train_steps(spec, precision, step: str, steps=6, batch=8):
-    """step: "autograd", "direct" (oneDNN convolutions where available), "direct, torch ops"."""
+    """step: "autograd", "direct" (oneDNN convolutions and a step program where available),
+    "direct, layer by layer" (no program), "direct, torch ops"."""
     rng = np.random.default_rng(1)
     x = torch.from_numpy(rng.integers(0, 256, (steps * batch, 20, 20, 3), dtype=np.uint8))
     y = torch.from_numpy(rng.integers(0, 5, steps * batch))
@@ -52,6 +53,8 @@ def train_steps(spec, precision, step: str, steps=6, batch=8):
     elif step == "direct, torch ops":
         for stage in trainer.direct.stages:
             stage.plain = False  # the oneDNN primitives are compared in test_native_onednn.py
+    elif step == "direct, layer by layer":
+        trainer.direct.use_programs = False
     state = EpochState(0)
     trainer.train_epoch(x, y, state, batch, seed=3)
     return trainer, state
@@ -125,16 +128,39 @@ def test_evaluation_only_trainers_have_no_training_step():
     assert trainer.direct is None and trainer.step_kind == "autograd"
 
 
-def test_the_lesson_model_uses_the_onednn_primitives_where_installed():
+def test_the_lesson_model_trains_with_the_onednn_primitives_in_one_step_program_where_installed():
     from cnnlab.models.native import onednn
+    from cnnlab.models.native import step as native_step
 
     trainer, _ = train_steps(MODELS["cifar_model"](), "fp32", "direct", steps=1)
     installed = onednn._library() is not None
     convs = [stage for stage in trainer.direct.stages if type(stage).__name__ == "_Conv"]
     dense = [stage for stage in trainer.direct.stages if type(stage).__name__ == "_Dense"]
     assert len(convs) == 3 and len(dense) == 2
-    assert all((stage.call is not None) == installed for stage in convs)
-    assert all(stage.native == installed for stage in dense)
+    assert all((call is not None) == installed for stage in convs for call in stage.calls.values())
+    assert all(len(stage.calls) == 3 for stage in dense)  # forward, input and weight gradients
+    assert list(trainer.direct.programs) == [(8, 20, 20, 3)]
+    assert (trainer.direct.programs[(8, 20, 20, 3)] is not None) == native_step.available()
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_the_step_program_computes_what_the_layer_by_layer_step_does(precision):
+    """Same kernels, so the same numbers, up to the rounding of the loss's exp and log."""
+    spec = MODELS["cifar_model"]()
+    programmed, programmed_state = train_steps(spec, precision, "direct")
+    layered, layered_state = train_steps(spec, precision, "direct, layer by layer")
+    assert len(programmed.direct.programs) == 1 and layered.direct.programs == {}
+    tolerance = 1e-5 if precision == "fp32" else 2e-2
+    assert programmed_state.means()[0] == pytest.approx(layered_state.means()[0], rel=tolerance)
+    assert programmed_state.means()[1] == layered_state.means()[1]
+    for (name, a), b in zip(programmed.net.named_parameters(), layered.net.parameters()):
+        scale = b.abs().max().item() or 1.0
+        assert (a - b).abs().max().item() <= tolerance * scale, name
+
+
+def test_models_with_dropout_train_layer_by_layer():
+    trainer, _ = train_steps(MODELS["mnist_convnet (dropout, softmax output)"](), "fp32", "direct", steps=1)
+    assert list(trainer.direct.programs.values()) == [None]
 
 
 def test_training_flushes_subnormal_floats_to_zero_and_then_stops():

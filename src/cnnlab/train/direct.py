@@ -29,6 +29,7 @@ import torch
 
 from cnnlab.models import build as keras_layers
 from cnnlab.models.native import maxpool, onednn, pixels
+from cnnlab.models.native import step as native_step
 
 aten = torch.ops.aten
 _ACTIVATIONS = (None, "relu", "sigmoid", "tanh")
@@ -69,6 +70,13 @@ def _unpad(grad: torch.Tensor, pads: list[int]) -> torch.Tensor:
 
 def _channels_last(t: torch.Tensor) -> torch.Tensor:
     return t.contiguous(memory_format=torch.channels_last)
+
+
+def _is_channels_last(t: torch.Tensor) -> bool:
+    return t.is_contiguous(memory_format=torch.channels_last)
+
+
+_EMITTED = (None, "relu")  # the activations a step Program computes
 
 
 def _remember(calls: dict, key, make):
@@ -120,6 +128,24 @@ class _Conv:
         self.out = _activate(self.activation, out, inplace=True)
         return self.out
 
+    def emit(self, program, x, weight, bias=None):
+        """Add this layer's forward to a step `Program`; None if it cannot be one (see there)."""
+        call = None if self.pads or self.activation not in _EMITTED else self._native(x, weight)
+        if call is None or not (_is_channels_last(x) and _is_channels_last(weight)):
+            return None
+        out = program.conv_forward(call, x, weight, bias)
+        if self.activation == "relu":
+            program.relu(out)
+        self.emitted = call, x, weight, out
+        return out
+
+    def emit_backward(self, program, grad):
+        call, x, weight, out = self.emitted
+        if self.activation == "relu":
+            program.relu_backward(grad, out)
+        grad_x, grad_w, grad_b = program.conv_backward(call, grad, x, weight)
+        return grad_x, [grad_w] + ([grad_b] if grad_b is not None else [])
+
     def backward(self, grad):
         (x, weight), out = self.saved, self.out
         self.saved = self.out = None
@@ -163,6 +189,16 @@ class _MaxPool:
         self.saved = x, indices, out
         return out
 
+    def emit(self, program, x):
+        pool = None if self.pads else self._kernel(x)
+        if pool is None or not _is_channels_last(x):
+            return None
+        self.emitted = pool
+        return program.pool_forward(pool, x)
+
+    def emit_backward(self, program, grad):
+        return program.pool_backward(self.emitted, grad), []
+
     def backward(self, grad):
         if self.call is not None:
             grad_x = self.call.backward(_channels_last(grad.to(self.call.out.dtype)))
@@ -191,6 +227,16 @@ class _Flatten:
         grad = grad.reshape(self.shape)
         return (grad.permute(0, 3, 1, 2) if len(self.shape) == 4 else grad), []
 
+    def emit(self, program, x):
+        out = self.forward(x)  # a view of x's memory, which a program needs
+        return out if out.data_ptr() == x.data_ptr() and out.is_contiguous() else None
+
+    def emit_backward(self, program, grad):
+        grad_x, grads = self.backward(grad)
+        if grad_x.data_ptr() != grad.data_ptr() or not _is_channels_last(grad_x):
+            raise AssertionError("a flattened gradient is a view")  # its input was one: see emit
+        return grad_x, grads
+
 
 class _Dense:
     def __init__(self, block, first: bool):
@@ -201,8 +247,8 @@ class _Dense:
         self.plain = True  # False: torch's operators (tests)
         self.calls: dict = {}  # (product, shapes, layouts, dtype) -> onednn.MatMul
 
-    def _product(self, name: str, a, b, bias=None):
-        """a @ b (+ bias) through a oneDNN product kept for this shape and layout."""
+    def _matmul(self, name: str, a, b, bias=None):
+        """(the oneDNN product kept for this shape and layout, a, b): a @ b (+ bias)."""
         a_t, b_t = onednn.MatMul.layout(a), onednn.MatMul.layout(b)
         if a_t is None:
             a, a_t = a.contiguous(), False
@@ -211,7 +257,30 @@ class _Dense:
         (m, k), n = a.shape, b.shape[1]
         key = (name, m, k, n, a_t, b_t, a.dtype)
         call = _remember(self.calls, key, lambda: onednn.MatMul(m, k, n, a.dtype, a_t, b_t, bias is not None))
+        return call, a, b
+
+    def _product(self, name: str, a, b, bias=None):
+        call, a, b = self._matmul(name, a, b, bias)
         return call.run(a, b, bias)
+
+    def emit(self, program, x, weight, bias=None):
+        if not (self.plain and self.activation in _EMITTED and onednn.applies(x, weight)):
+            return None
+        if onednn.MatMul.layout(x) is None or onednn.MatMul.layout(weight) is None:
+            return None  # a copy made now would not see later steps' values
+        out = program.matmul(*self._matmul("forward", x, weight.t(), bias), bias)
+        if self.activation == "relu":
+            program.relu(out)
+        self.emitted = x, weight, out
+        return out
+
+    def emit_backward(self, program, grad):
+        x, weight, out = self.emitted
+        if self.activation == "relu":
+            program.relu_backward(grad, out)
+        grad_x = program.matmul(*self._matmul("grad_x", grad, weight)) if self.input_grad else None
+        grads = [program.matmul(*self._matmul("grad_w", grad.t(), x))]
+        return grad_x, grads + ([program.column_sum(grad)] if len(self.params) == 2 else [])
 
     def forward(self, x, weight, bias=None):
         self.native = self.plain and onednn.applies(x, weight)
@@ -256,6 +325,9 @@ class _Dropout:
         noise, self.noise = self.noise, None
         return (grad if noise is None else grad * noise), []
 
+    def emit(self, program, x):
+        return None  # its random mask is torch's
+
 
 class _Activation:
     params: list = []
@@ -270,6 +342,9 @@ class _Activation:
     def backward(self, grad):
         out, self.out = self.out, None
         return _activation_backward(self.activation, grad, out), []
+
+    def emit(self, program, x):
+        return None
 
 
 class DirectStep:
@@ -310,11 +385,67 @@ class DirectStep:
         self.cast_at = next((i for i, stage in enumerate(self.stages) if stage.params), 0)
         self.grads = [torch.zeros_like(p) for p in self.params]
         self.seed_grad = torch.ones((), dtype=torch.float32)  # d loss / d loss
+        self.programs: dict = {}  # images' shape -> step Program, or None where there is none
+        self.use_programs = True  # False: the layer by layer step below (tests)
         _keep_freed_memory()
 
     @torch.no_grad()
     def __call__(self, x_u8: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x_u8: (B, H, W, C) uint8 images; y: (B,) labels -> (mean loss, correct count)."""
+        program = self._program(x_u8, y)
+        if program is not None:
+            loss, correct = program.run(x_u8, y)
+        else:
+            loss, correct = self._layer_by_layer(x_u8, y)
+        for param, buffer in zip(self.params, self.grads):
+            if param.grad is not buffer:
+                param.grad = buffer
+        return loss, correct
+
+    def _program(self, x_u8: torch.Tensor, y: torch.Tensor):
+        """The step `Program` for this batch shape (models/native/step.py), or None."""
+        plain_input = x_u8.dtype == torch.uint8 and x_u8.is_contiguous() and x_u8.device.type == "cpu"
+        plain_labels = y.dtype == torch.int64 and y.is_contiguous() and y.device.type == "cpu" and y.dim() == 1
+        if not (self.use_programs and plain_input and plain_labels and len(y) == len(x_u8)):
+            return None
+        key = tuple(x_u8.shape)
+        program = _remember(self.programs, key, lambda: self._build_program(key))
+        if program is not None and program.param_addresses != [p.data_ptr() for p in self.params]:
+            del self.programs[key]  # a parameter has new memory (not done by cnnlab itself)
+            program = _remember(self.programs, key, lambda: self._build_program(key))
+        return program
+
+    def _build_program(self, shape):
+        """The whole step as a Program, or None where a layer cannot be part of one (dropout,
+        sigmoid or tanh, padding, a layer without oneDNN or the pool kernel) or the C code is
+        unavailable; the step then runs layer by layer."""
+        if not native_step.available() or not all(isinstance(s, _Flatten) for s in self.stages[: self.cast_at]):
+            return None
+        program = native_step.Program()
+        for param, compute in zip(self.params, self.compute):
+            if compute is not param:  # bf16 copies of this step's weights
+                program.cast(param.detach(), compute)
+        n, h, w, c = shape
+        x = torch.empty((n, h, w, c), dtype=self.dtype).permute(0, 3, 1, 2)  # (N, C, H, W) channels_last
+        program.pixels(x, pixels.SCALE)  # bf16 before a Flatten is bf16 after it: the same bits
+        weights = iter(self.compute)
+        for stage in self.stages:
+            x = stage.emit(program, x, *(next(weights) for _ in stage.params))
+            if x is None:
+                return None
+        grad = program.cross_entropy(x)
+        grads: list[torch.Tensor] = []
+        for stage in reversed(self.stages[self.cast_at :]):
+            grad, stage_grads = stage.emit_backward(program, grad)
+            grads[:0] = stage_grads
+        for source, target in zip(grads, self.grads):
+            if source.shape != target.shape or source.stride() != target.stride():
+                return None
+            program.cast(source, target)
+        program.param_addresses = [p.data_ptr() for p in self.params]
+        return program.finish()
+
+    def _layer_by_layer(self, x_u8: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = pixels.to_input(x_u8, self.dtype if self.cast_at == 0 else torch.float32)
         if self.dtype != torch.float32:
             torch._foreach_copy_(self.compute, [p.detach() for p in self.params])
@@ -333,9 +464,6 @@ class DirectStep:
             grad, stage_grads = stage.backward(grad)
             grads[:0] = stage_grads
         torch._foreach_copy_(self.grads, grads)
-        for param, buffer in zip(self.params, self.grads):
-            if param.grad is not buffer:
-                param.grad = buffer
         return loss, (logits.argmax(dim=1) == y).sum()
 
 

@@ -81,9 +81,13 @@ class Pool:
 
     def backward(self, grad: torch.Tensor) -> torch.Tensor:
         """The input gradient for the output gradient `grad` (channels_last, this dtype)."""
+        grad_x = self.gradient_buffer()
+        self._backward(grad.data_ptr(), self.argmax.data_ptr(), grad_x.data_ptr(), *self.geometry)
+        return grad_x
+
+    def gradient_buffer(self) -> torch.Tensor:
         if self.grad_x is None:
             self.grad_x = torch.empty(self.x_shape, dtype=self.out.dtype, memory_format=torch.channels_last)
-        self._backward(grad.data_ptr(), self.argmax.data_ptr(), self.grad_x.data_ptr(), *self.geometry)
         return self.grad_x
 
 

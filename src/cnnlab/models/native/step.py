@@ -1,0 +1,151 @@
+"""A training step as one list of operations over fixed buffers, run in one C call (step.c).
+
+The direct training step (train/direct.py) builds a `Program` once per batch shape: each
+layer adds its forward and backward operations, which point at the buffers of its oneDNN
+primitives and pool kernel and at the model's weights and gradients. A step is then one call
+that runs them all, instead of about 30 calls from Python, each with its own overhead.
+
+The operations are the same kernels the step otherwise calls one by one, so the results
+are the same, except for the small operations step.c writes out (relu, bias gradients, the
+loss): those follow torch's order of operations, but their exp and log may round the last
+bit differently from torch's.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import torch
+
+from cnnlab.models.native import compiler, onednn
+
+(PIXELS, CONV_FORWARD, CONV_BACKWARD, MATMUL, POOL_FORWARD, POOL_BACKWARD,
+ RELU, RELU_BACKWARD, COLUMN_SUM, CAST, LOSS) = range(11)
+_DTYPES = {torch.float32: 0, torch.bfloat16: 1}
+
+
+class _Op(ctypes.Structure):
+    _fields_ = [
+        ("kind", ctypes.c_int64), ("dtype", ctypes.c_int64), ("dtype2", ctypes.c_int64),
+        ("rows", ctypes.c_int64), ("n", ctypes.c_int64), ("fn", ctypes.c_void_p),
+        ("p", ctypes.c_void_p * 8), ("geometry", ctypes.c_int64 * 10), ("scale", ctypes.c_float),
+    ]
+
+
+def available() -> bool:
+    return _library() is not None and onednn._library() is not None
+
+
+def _library():
+    i64, ptr = ctypes.c_int64, ctypes.c_void_p
+    return compiler.bound("step", {"step_run": ([ptr, i64, ptr, ptr], i64)})
+
+
+def _address(function) -> int:
+    return ctypes.cast(function, ctypes.c_void_p).value
+
+
+def _pointer(t: torch.Tensor | None) -> int | None:
+    return None if t is None else t.data_ptr()
+
+
+class Program:
+    """Operations added in order, then `finish()`; `run(images, labels)` once per step.
+
+    Every tensor, primitive or kernel an operation points at is kept alive by the program;
+    the buffers are the program's until it is dropped."""
+
+    def __init__(self):
+        self.ops: list[_Op] = []
+        self.keep: list = []
+        self.loss = torch.zeros((), dtype=torch.float32)
+        self.correct = torch.zeros((), dtype=torch.int64)
+        self.array = None
+
+    def _add(self, kind, *tensors, fn=None, dtype=torch.float32, dtype2=torch.float32, rows=0, n=0,
+             geometry=(), scale=0.0, keep=()):
+        op = _Op(kind=kind, dtype=_DTYPES[dtype], dtype2=_DTYPES[dtype2], rows=rows, n=n, fn=fn, scale=scale)
+        for i, t in enumerate(tensors):
+            op.p[i] = t if isinstance(t, int) or t is None else t.data_ptr()
+        for i, g in enumerate(geometry):
+            op.geometry[i] = g
+        self.ops.append(op)
+        self.keep.extend([t for t in tensors if isinstance(t, torch.Tensor)] + list(keep))
+
+    # --- operations -----------------------------------------------------------------
+    def pixels(self, out: torch.Tensor, scale: float) -> None:
+        """The step's uint8 images, scaled, into `out` (float32 or bfloat16, same element count)."""
+        from cnnlab.models.native import pixels
+
+        kernel = getattr(pixels._library(), pixels._KERNELS[out.dtype])
+        self._add(PIXELS, out, fn=_address(kernel), n=out.numel(), scale=scale)
+
+    def conv_forward(self, call: onednn.Convolution, x, weight, bias) -> torch.Tensor:
+        self._add(CONV_FORWARD, call.handle.pointer, x, weight, bias, call.out,
+                  fn=_address(call.lib.conv_forward), keep=[call, call.handle])
+        return call.out
+
+    def conv_backward(self, call: onednn.Convolution, grad, x, weight):
+        self._add(CONV_BACKWARD, call.handle.pointer, grad, x, weight, call.grad_x, call.grad_w, call.grad_b,
+                  fn=_address(call.lib.conv_backward), keep=[call, call.handle])
+        return call.grad_x, call.grad_w, call.grad_b
+
+    def matmul(self, call: onednn.MatMul, a, b, bias=None) -> torch.Tensor:
+        self._add(MATMUL, call.handle.pointer, a, b, bias, call.out, fn=_address(call.lib.matmul_run),
+                  keep=[call, call.handle])
+        return call.out
+
+    def pool_forward(self, pool, x) -> torch.Tensor:
+        self._add(POOL_FORWARD, x, pool.out, pool.argmax, fn=_address(pool._forward), n=pool.relu,
+                  geometry=pool.geometry, keep=[pool])
+        return pool.out
+
+    def pool_backward(self, pool, grad) -> torch.Tensor:
+        grad_x = pool.gradient_buffer()
+        self._add(POOL_BACKWARD, grad, pool.argmax, grad_x, fn=_address(pool._backward), geometry=pool.geometry,
+                  keep=[pool])
+        return grad_x
+
+    def relu(self, x: torch.Tensor) -> None:
+        """In place."""
+        self._add(RELU, x, dtype=x.dtype, n=x.numel())
+
+    def relu_backward(self, grad: torch.Tensor, out: torch.Tensor) -> None:
+        """grad (in place) through a relu whose output was `out`."""
+        self._add(RELU_BACKWARD, grad, out, dtype=grad.dtype, n=grad.numel())
+
+    def column_sum(self, matrix: torch.Tensor) -> torch.Tensor:
+        """A (rows, n) row-major matrix's column sums: a Dense layer's bias gradient."""
+        out = torch.empty(matrix.shape[1], dtype=matrix.dtype)
+        self._add(COLUMN_SUM, matrix, out, dtype=matrix.dtype, rows=matrix.shape[0], n=matrix.shape[1])
+        return out
+
+    def cast(self, source: torch.Tensor, target: torch.Tensor) -> None:
+        """target = source in target's dtype (same element count and memory order)."""
+        self._add(CAST, source, target, dtype=source.dtype, dtype2=target.dtype, n=source.numel())
+
+    def cross_entropy(self, logits: torch.Tensor) -> torch.Tensor:
+        """Sparse cross-entropy of `logits` (rows, classes) against the step's labels; the
+        logits' gradient (same dtype) is returned, the loss and correct count go to
+        `self.loss` and `self.correct`."""
+        grad = torch.empty_like(logits)
+        rows, n = logits.shape
+        self._add(LOSS, logits, grad, self.loss, self.correct, dtype=logits.dtype, rows=rows, n=n)
+        return grad
+
+    # --- running ---------------------------------------------------------------------
+    def finish(self) -> Program:
+        self.array = (_Op * len(self.ops))(*self.ops)
+        self.run_step = _library().step_run
+        return self
+
+    def run(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step on contiguous uint8 images and int64 labels: (mean loss, correct count)."""
+        with onednn._running:
+            failed = self.run_step(self.array, len(self.ops), images.data_ptr(), labels.data_ptr())
+        if failed:
+            op = self.ops[failed - 1]
+            if op.kind == LOSS:
+                raise ValueError(f"labels must be class indices 0..{op.n - 1}")
+            raise RuntimeError(onednn._library().last_error().decode())
+        return self.loss.clone(), self.correct.clone()
