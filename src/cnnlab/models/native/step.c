@@ -51,10 +51,10 @@ static inline float bf16_to_f32(uint16_t b) {
     return f;
 }
 
-static inline uint16_t f32_to_bf16(float f) { /* round to nearest even; NaN as torch writes it */
+static inline uint16_t f32_to_bf16(float f) { /* round to nearest even; a NaN stays a (quiet) NaN */
     uint32_t u;
     memcpy(&u, &f, sizeof u);
-    if (f != f) return 0x7FC0u;
+    if (f != f) return (uint16_t)((u >> 16) | 0x40u);
     u += 0x7FFFu + ((u >> 16) & 1u);
     return (uint16_t)(u >> 16);
 }
