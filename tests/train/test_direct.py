@@ -141,6 +141,7 @@ def test_the_lesson_model_trains_with_the_onednn_primitives_in_one_step_program_
     assert all(len(stage.calls) == 3 for stage in dense)  # forward, input and weight gradients
     assert list(trainer.direct.programs) == [(8, 20, 20, 3)]
     assert (trainer.direct.programs[(8, 20, 20, 3)] is not None) == native_step.available()
+    assert trainer.direct.program_unsupported() is None or not native_step.available()
 
 
 @pytest.mark.parametrize("precision", PRECISIONS)
@@ -158,9 +159,19 @@ def test_the_step_program_computes_what_the_layer_by_layer_step_does(precision):
         assert (a - b).abs().max().item() <= tolerance * scale, name
 
 
-def test_models_with_dropout_train_layer_by_layer():
-    trainer, _ = train_steps(MODELS["mnist_convnet (dropout, softmax output)"](), "fp32", "direct", steps=1)
+@pytest.mark.parametrize("model, reason", [
+    ("mnist_convnet (dropout, softmax output)", "layer dropout: dropout (its random mask is torch's)"),
+    ("same padding, no bias, sigmoid/tanh, overlapping pool, dropout first", "layers before the first weights"),
+    ("dense only", "layer dropout: dropout (its random mask is torch's)"),
+])
+def test_models_a_step_program_cannot_hold_train_layer_by_layer_and_say_why(model, reason):
+    from cnnlab.models.native import step as native_step
+
+    if not native_step.available():
+        pytest.skip("no step programs here")
+    trainer, _ = train_steps(MODELS[model](), "fp32", "direct", steps=1)
     assert list(trainer.direct.programs.values()) == [None]
+    assert trainer.direct.program_unsupported() == reason
 
 
 def test_training_flushes_subnormal_floats_to_zero_and_then_stops():

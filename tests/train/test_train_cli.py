@@ -9,6 +9,8 @@ from trainfixtures import FAST, metric_columns, read_history
 from cnnlab.models.native.adam import status as adam_status
 from cnnlab.models.native.maxpool import kernel_status
 from cnnlab.models.native.onednn import status as onednn_status
+from cnnlab.models.native.step import available as step_available
+from cnnlab.models.native.step import unavailable_reason as step_unavailable_reason
 
 HISTORY_HEADER = "epoch,loss,accuracy,val_loss,val_accuracy,seconds"
 
@@ -34,7 +36,8 @@ def test_train_writes_a_complete_run_folder(workdir, cli):
     assert (config["precision"], config["threads"], config["status"]) == ("fp32", 1, "finished")
     assert set(config["versions"]) == {"cnnlab", "torch", "numpy", "python"}
     # "C kernel" where cc exists; the lesson models train without autograd
-    assert config["kernels"] == {"training_step": "direct", "convolution": onednn_status(),
+    program = "one C call per step" if step_available() else f"layer by layer ({step_unavailable_reason()})"
+    assert config["kernels"] == {"training_step": "direct", "step_program": program, "convolution": onednn_status(),
                                  "max_pooling": kernel_status(), "optimizer_update": adam_status()}
     assert config["wall_time_seconds"] > 0 and config["cpu"]["name"]
     # what the user saw

@@ -213,8 +213,10 @@ def _kernels(trainer) -> dict[str, str]:
 
     direct = trainer.step_kind == "direct"
     lean_adam = isinstance(trainer.optimizer, LeanAdam) and trainer.placement.device == "cpu"
+    program = trainer.direct.program_unsupported() if direct else "autograd"
     return {
         "training_step": trainer.step_kind,
+        "step_program": "one C call per step" if program is None else f"layer by layer ({program})",
         "convolution": onednn.status() if direct else "torch",
         "max_pooling": maxpool.kernel_status(),  # bit-identical to torch's either way
         "optimizer_update": adam.status() if lean_adam else "torch",  # bit-identical too

@@ -66,7 +66,7 @@ class DirectStep:
         reason = self.unsupported(net, "cpu", precision)
         if reason:
             raise ValueError(f"DirectStep cannot train this model: {reason}")
-        self.stages = []
+        self.stages, self.layer_names = [], list(net.layer_names)
         for block in net.blocks:  # the first Conv2D or Dense needs no input gradient
             self.stages.append(make_stage(block, first=not any(stage.params for stage in self.stages)))
         self.params = [p for stage in self.stages for p in stage.params]
@@ -97,6 +97,18 @@ class DirectStep:
                 param.grad = buffer
         return loss, correct
 
+    def program_unsupported(self) -> str | None:
+        """Why this model's steps run layer by layer rather than as a step Program, or None."""
+        if not native_step.available():
+            return native_step.unavailable_reason()
+        if not all(isinstance(s, Flatten) for s in self.stages[: self.cast_at]):
+            return "layers before the first weights"
+        for name, stage in zip(self.layer_names, self.stages):
+            reason = stage.program_unsupported()
+            if reason:
+                return f"layer {name}: {reason}"
+        return None
+
     def _program(self, x_u8: torch.Tensor, y: torch.Tensor):
         """The step `Program` for this batch shape (models/native/step.py), or None."""
         plain_input = x_u8.dtype == torch.uint8 and x_u8.is_contiguous() and x_u8.device.type == "cpu"
@@ -114,7 +126,7 @@ class DirectStep:
         """The whole step as a Program, or None where a layer cannot be part of one (dropout,
         sigmoid or tanh, padding, a layer without oneDNN or the pool kernel) or the C code is
         unavailable; the step then runs layer by layer."""
-        if not native_step.available() or not all(isinstance(s, Flatten) for s in self.stages[: self.cast_at]):
+        if self.program_unsupported():
             return None
         program = native_step.Program()
         for param, compute in zip(self.params, self.compute):

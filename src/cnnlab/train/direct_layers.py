@@ -60,6 +60,10 @@ def _is_channels_last(t: torch.Tensor) -> bool:
 _EMITTED = (None, "relu")  # the activations a step Program computes
 
 
+def _activation_unsupported(activation) -> str | None:
+    return None if activation in _EMITTED else f"activation {activation}"
+
+
 def remember(calls: dict, key, make):
     """calls[key], made by `make()` on a miss; the last few input shapes are kept (a run has
     two: the batch size and the last, smaller batch of an epoch)."""
@@ -109,9 +113,15 @@ class _Conv:
         self.out = _activate(self.activation, out, inplace=True)
         return self.out
 
+    def program_unsupported(self) -> str | None:
+        """Why this layer cannot be part of a step `Program`, or None."""
+        if self.pads:
+            return "padding"
+        return "torch's operators" if not self.plain else _activation_unsupported(self.activation)
+
     def emit(self, program, x, weight, bias=None):
-        """Add this layer's forward to a step `Program`; None if it cannot be one (see there)."""
-        call = None if self.pads or self.activation not in _EMITTED else self._native(x, weight)
+        """Add this layer's forward to a step `Program`; None if it cannot be part of one."""
+        call = None if self.program_unsupported() else self._native(x, weight)
         if call is None or not (_is_channels_last(x) and _is_channels_last(weight)):
             return None
         out = program.conv_forward(call, x, weight, bias)
@@ -170,6 +180,9 @@ class _MaxPool:
         self.saved = x, indices, out
         return out
 
+    def program_unsupported(self) -> str | None:
+        return "padding" if self.pads else None
+
     def emit(self, program, x):
         pool = None if self.pads else self._kernel(x)
         if pool is None or not _is_channels_last(x):
@@ -208,6 +221,9 @@ class Flatten:
         grad = grad.reshape(self.shape)
         return (grad.permute(0, 3, 1, 2) if len(self.shape) == 4 else grad), []
 
+    def program_unsupported(self) -> str | None:
+        return None
+
     def emit(self, program, x):
         out = self.forward(x)  # a view of x's memory, which a program needs
         return out if out.data_ptr() == x.data_ptr() and out.is_contiguous() else None
@@ -244,8 +260,11 @@ class _Dense:
         call, a, b = self._matmul(name, a, b, bias)
         return call.run(a, b, bias)
 
+    def program_unsupported(self) -> str | None:
+        return "torch's operators" if not self.plain else _activation_unsupported(self.activation)
+
     def emit(self, program, x, weight, bias=None):
-        if not (self.plain and self.activation in _EMITTED and onednn.applies(x, weight)):
+        if self.program_unsupported() or not onednn.applies(x, weight):
             return None
         if onednn.MatMul.layout(x) is None or onednn.MatMul.layout(weight) is None:
             return None  # a copy made now would not see later steps' values
@@ -306,8 +325,11 @@ class _Dropout:
         noise, self.noise = self.noise, None
         return (grad if noise is None else grad * noise), []
 
+    def program_unsupported(self) -> str | None:
+        return "dropout (its random mask is torch's)"
+
     def emit(self, program, x):
-        return None  # its random mask is torch's
+        return None
 
 
 class _Activation:
@@ -323,6 +345,9 @@ class _Activation:
     def backward(self, grad):
         out, self.out = self.out, None
         return _activation_backward(self.activation, grad, out), []
+
+    def program_unsupported(self) -> str | None:
+        return f"{self.activation} layer"
 
     def emit(self, program, x):
         return None

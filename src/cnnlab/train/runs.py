@@ -4,8 +4,10 @@
       config.json        what is needed to rerun it: "model" (ModelSpec.to_dict()), "model_ref",
                          "dataset" (name, input_shape, num_classes, class_names, sizes,
                          pixel_mean), "settings" (TrainSettings), "seed", "precision", "device",
-                         "threads", "kernels" (training step: direct or autograd;
-                         convolution: oneDNN or torch; max pooling: C kernel or torch),
+                         "threads", "kernels" (training step: direct or autograd; step
+                         program: one C call per step or layer by layer; convolution:
+                         oneDNN or torch; max pooling and optimizer update: C kernel or
+                         torch),
                          "cpu", "versions" (cnnlab,
                          torch, numpy, python), "params",
                          "status" (running | finished | stopped early | interrupted),

@@ -36,6 +36,14 @@ def available() -> bool:
     return _library() is not None and onednn._library() is not None
 
 
+def unavailable_reason() -> str | None:
+    if _library() is None:
+        return compiler.unavailable_reason("step")
+    if onednn._library() is None:
+        return compiler.unavailable_reason("onednn")
+    return None
+
+
 def _library():
     i64, ptr = ctypes.c_int64, ctypes.c_void_p
     return compiler.bound("step", {"step_run": ([ptr, i64, ptr, ptr], i64)})
