@@ -3,8 +3,8 @@
 torch.optim.Adam.step spends about 0.2 ms per call in Python (grouping tensors by device
 and dtype, checking options) around its fused kernel. `LeanAdam` skips that and, on a CPU,
 runs the update in one C call (models/native/adam.py) that gives torch's fused kernel's bits:
-torch's kernel alone took 0.17 ms a step on the lesson's 36,138 parameters, the C call about
-0.01 ms. Results, state_dict and checkpoints are unchanged. Anything unusual (a parameter
+torch's kernel alone took 0.17 ms a step on the lesson's 36,138 parameters, the C call
+0.035 ms from Python (0.017 ms of it in C). Results, state_dict and checkpoints are unchanged. Anything unusual (a parameter
 without a gradient, tensors on several devices, another dtype) goes through torch's own step.
 """
 
@@ -36,6 +36,7 @@ class LeanAdam(torch.optim.Adam):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._state_lists = None  # (params, exp_avgs, exp_avg_sqs, steps) once state exists
+        self._native = None  # the C update over those lists (models/native/adam.py), if it fits
 
     def load_state_dict(self, state_dict) -> None:
         super().load_state_dict(state_dict)
@@ -82,4 +83,3 @@ class LeanAdam(torch.optim.Adam):
         native = native_adam.available() and native_adam.fits(*self._state_lists)
         self._native = native_adam.Update(*self._state_lists) if native else None
         return self._state_lists
-

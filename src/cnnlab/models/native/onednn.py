@@ -52,8 +52,9 @@ def status() -> str:
 class Convolution:
     """One convolution shape: its primitives, and output and gradient buffers used again on
     every call (a result is valid until the next call). The caller passes channels_last
-    tensors of the shapes given here: the training step calls these about 1,500 times an
-    epoch, where building arguments anew was a tenth of the step.
+    tensors of the shapes given here. The training step keeps one per layer and input shape:
+    with the products' and pools' likewise, that made it 8-14% faster at batch 32 than
+    allocating outputs and looking up primitives on every call.
 
     x_shape (N, C, H, W), weight_shape (O, C, KH, KW); no padding."""
 
