@@ -144,13 +144,38 @@ def test_the_lesson_model_trains_with_the_onednn_primitives_in_one_step_program_
     assert trainer.direct.program_unsupported() is None or not native_step.available()
 
 
+# models a step program holds: the lesson's, one without biases and with strides, a flat one
+PROGRAM_MODELS = {
+    "cifar_model": MODELS["cifar_model"],
+    "no bias, strides, linear conv": lambda: new_spec("strided", [
+        layer("Conv2D", filters=4, kernel_size=3, activation="relu", use_bias=False),
+        layer("MaxPooling2D", pool_size=2),
+        layer("Conv2D", filters=6, kernel_size=(2, 3), strides=2),
+        layer("Flatten"),
+        layer("Dense", units=5, use_bias=False),
+    ], (20, 20, 3)),
+    "flatten first": lambda: new_spec("flat", [
+        layer("Flatten"), layer("Dense", units=8, activation="relu"), layer("Dense", units=5),
+    ], (20, 20, 3)),
+    "mnist_convnet (dropout, softmax output)": MODELS["mnist_convnet (dropout, softmax output)"],
+    "dense only": MODELS["dense only"],
+    "cifar_model_dropout": lambda: PRESETS["cifar_model_dropout"].spec((20, 20, 3), 5),
+}
+
+
 @pytest.mark.parametrize("precision", PRECISIONS)
-def test_the_step_program_computes_what_the_layer_by_layer_step_does(precision):
+@pytest.mark.parametrize("model", PROGRAM_MODELS)
+def test_the_step_program_computes_what_the_layer_by_layer_step_does(model, precision):
     """Same kernels, so the same numbers, up to the rounding of the loss's exp and log."""
-    spec = MODELS["cifar_model"]()
+    from cnnlab.models.native import step as native_step
+
+    if not native_step.available():
+        pytest.skip("no step programs here")
+    spec = PROGRAM_MODELS[model]()
     programmed, programmed_state = train_steps(spec, precision, "direct")
     layered, layered_state = train_steps(spec, precision, "direct, layer by layer")
-    assert len(programmed.direct.programs) == 1 and layered.direct.programs == {}
+    assert [p is not None for p in programmed.direct.programs.values()] == [True]
+    assert layered.direct.programs == {}
     tolerance = 1e-5 if precision == "fp32" else 2e-2
     assert programmed_state.means()[0] == pytest.approx(layered_state.means()[0], rel=tolerance)
     assert programmed_state.means()[1] == layered_state.means()[1]
@@ -159,17 +184,22 @@ def test_the_step_program_computes_what_the_layer_by_layer_step_does(precision):
         assert (a - b).abs().max().item() <= tolerance * scale, name
 
 
-@pytest.mark.parametrize("model, reason", [
-    ("mnist_convnet (dropout, softmax output)", "layer dropout: dropout (its random mask is torch's)"),
-    ("same padding, no bias, sigmoid/tanh, overlapping pool, dropout first", "layers before the first weights"),
-    ("dense only", "layer dropout: dropout (its random mask is torch's)"),
+@pytest.mark.parametrize("layers, reason", [
+    (MODELS["same padding, no bias, sigmoid/tanh, overlapping pool, dropout first"]().layers,
+     "layers before the first weights"),
+    ([layer("Conv2D", filters=2, kernel_size=3, padding="same"), layer("Flatten")], "layer conv2d: padding"),
+    ([layer("Flatten"), layer("Dense", units=4, activation="tanh")], "layer dense: activation tanh"),
+    ([layer("Flatten"), layer("Dense", units=4), layer("ReLU")], "layer re_lu: relu layer"),
 ])
-def test_models_a_step_program_cannot_hold_train_layer_by_layer_and_say_why(model, reason):
+def test_models_a_step_program_cannot_hold_train_layer_by_layer_and_say_why(layers, reason):
     from cnnlab.models.native import step as native_step
 
     if not native_step.available():
         pytest.skip("no step programs here")
-    trainer, _ = train_steps(MODELS[model](), "fp32", "direct", steps=1)
+    layers = [layer(lay.kind, **lay.args) for lay in layers]  # unnamed, so names are Keras's defaults
+    spec = new_spec("other", layers + ([layer("Flatten")] if layers[-1].kind != "Flatten" else [])
+                    + [layer("Dense", units=5)], (20, 20, 3))
+    trainer, _ = train_steps(spec, "fp32", "direct", steps=1)
     assert list(trainer.direct.programs.values()) == [None]
     assert trainer.direct.program_unsupported() == reason
 

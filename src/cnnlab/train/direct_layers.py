@@ -326,10 +326,27 @@ class _Dropout:
         return (grad if noise is None else grad * noise), []
 
     def program_unsupported(self) -> str | None:
-        return "dropout (its random mask is torch's)"
+        return None
 
     def emit(self, program, x):
-        return None
+        """The mask is drawn by torch before each run of the program (the same draws, in the
+        same order, as `forward`); the program multiplies it in."""
+        if self.rate == 0:
+            self.emitted = None
+            return x
+        keep = 1 - self.rate
+        noise, out = torch.empty_like(x), torch.empty_like(x)
+        program.before_run.append(lambda: noise.bernoulli_(keep).div_(keep))
+        program.multiply(x, noise, out)
+        self.emitted = noise
+        return out
+
+    def emit_backward(self, program, grad):
+        if self.emitted is not None:
+            if grad.stride() != self.emitted.stride():
+                raise AssertionError("a gradient is laid out as its layer's output")
+            program.multiply(grad, self.emitted, grad)  # in place: the gradient is this layer's
+        return grad, []
 
 
 class _Activation:

@@ -25,6 +25,7 @@ enum {
     COLUMN_SUM,    /* p[1][j] = sum over rows of p[0] (rows x n), the bias gradient */
     CAST,          /* p[1] (dtype2) = p[0] (dtype), n values */
     LOSS,          /* logits p[0] (rows x n) -> loss p[2] (f32), grad p[1] (dtype), correct p[3] (i64) */
+    MULTIPLY,      /* p[2][i] = p[0][i] * p[1][i], n values (dropout's mask; p[2] may be p[0]) */
 };
 
 typedef struct {
@@ -101,6 +102,10 @@ static void column_sum(const void *m, void *out, int64_t dtype, int64_t rows, in
         for (int64_t r = 0; r < rows; r++) sum += load(m, dtype, r * n + j);
         store(out, dtype, j, sum);
     }
+}
+
+static void multiply(const void *a, const void *b, void *out, int64_t dtype, int64_t n) {
+    for (int64_t i = 0; i < n; i++) store(out, dtype, i, load(a, dtype, i) * load(b, dtype, i));
 }
 
 static void cast(const void *from, int64_t from_dtype, void *to, int64_t to_dtype, int64_t n) {
@@ -181,6 +186,9 @@ int64_t step_run(const op_t *ops, int64_t count, const uint8_t *x, const int64_t
             break;
         case CAST:
             cast(o->p[0], o->dtype, o->p[1], o->dtype2, o->n);
+            break;
+        case MULTIPLY:
+            multiply(o->p[0], o->p[1], o->p[2], o->dtype, o->n);
             break;
         case LOSS:
             status = loss(o->p[0], o->p[1], o->p[2], o->p[3], labels, o->dtype, o->rows, o->n);

@@ -7,8 +7,9 @@ that runs them all, instead of about 30 calls from Python, each with its own ove
 
 The operations are the same kernels the step otherwise calls one by one, so the results
 are the same, except for the small operations step.c writes out (relu, bias gradients, the
-loss): those follow torch's order of operations, but their exp and log may round the last
-bit differently from torch's.
+loss, dropout's multiplications): those follow torch's order of operations, but the loss's
+exp and log may round the last bit differently from torch's. Dropout's random masks are
+still drawn by torch, before each run, in the order the layer-by-layer step draws them.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import torch
 from cnnlab.models.native import compiler, onednn
 
 (PIXELS, CONV_FORWARD, CONV_BACKWARD, MATMUL, POOL_FORWARD, POOL_BACKWARD,
- RELU, RELU_BACKWARD, COLUMN_SUM, CAST, LOSS) = range(11)
+ RELU, RELU_BACKWARD, COLUMN_SUM, CAST, LOSS, MULTIPLY) = range(12)
 _DTYPES = {torch.float32: 0, torch.bfloat16: 1}
 
 
@@ -66,6 +67,7 @@ class Program:
     def __init__(self):
         self.ops: list[_Op] = []
         self.keep: list = []
+        self.before_run: list = []  # called before each run, in order (dropout's masks)
         self.loss = torch.zeros((), dtype=torch.float32)
         self.correct = torch.zeros((), dtype=torch.int64)
         self.array = None
@@ -128,6 +130,10 @@ class Program:
         self._add(COLUMN_SUM, matrix, out, dtype=matrix.dtype, rows=matrix.shape[0], n=matrix.shape[1])
         return out
 
+    def multiply(self, a: torch.Tensor, b: torch.Tensor, out: torch.Tensor) -> None:
+        """out = a * b elementwise (one dtype, same memory order); `out` may be `a`."""
+        self._add(MULTIPLY, a, b, out, dtype=a.dtype, n=a.numel())
+
     def cast(self, source: torch.Tensor, target: torch.Tensor) -> None:
         """target = source in target's dtype (same element count and memory order)."""
         self._add(CAST, source, target, dtype=source.dtype, dtype2=target.dtype, n=source.numel())
@@ -149,6 +155,8 @@ class Program:
 
     def run(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One step on contiguous uint8 images and int64 labels: (mean loss, correct count)."""
+        for prepare in self.before_run:
+            prepare()
         with onednn._running:
             failed = self.run_step(self.array, len(self.ops), images.data_ptr(), labels.data_ptr())
         if failed:
