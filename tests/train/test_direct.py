@@ -92,6 +92,29 @@ def test_direct_step_with_onednn_convolutions_computes_autograds_gradients(model
         assert (a.grad - b.grad).abs().max().item() <= tolerance * scale, name
 
 
+@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("use_programs", [True, False])
+def test_a_weight_given_new_memory_trains_as_one_changed_in_place(precision, use_programs):
+    """cnnlab copies weights in place; code that assigns `param.data` must not train stale ones."""
+    x = torch.from_numpy(np.random.default_rng(2).integers(0, 256, (16, 20, 20, 3), dtype=np.uint8))
+    y = torch.arange(16) % 5
+    results = []
+    for new_memory in (False, True):
+        trainer, _ = train_steps(MODELS["cifar_model"](), precision, "direct", steps=1)
+        trainer.direct.use_programs = use_programs
+        weight = next(trainer.net.parameters())
+        if new_memory:
+            weight.data = torch.full_like(weight, 0.01)
+        else:
+            weight.detach().fill_(0.01)
+        state = EpochState(0)
+        trainer.train_epoch(x, y, state, 8, seed=0)
+        results.append((state.means(), [p.detach().clone() for p in trainer.net.parameters()]))
+    (means_in_place, weights_in_place), (means_moved, weights_moved) = results
+    assert means_moved == means_in_place
+    assert all(torch.equal(a, b) for a, b in zip(weights_moved, weights_in_place))
+
+
 def test_weights_change_and_training_continues_after_a_reload():
     spec = MODELS["cifar_model"]()
     trainer, _ = train_steps(spec, "fp32", "direct")

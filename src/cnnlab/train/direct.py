@@ -72,22 +72,30 @@ class DirectStep:
             self.stages.append(make_stage(block, first=not any(stage.params for stage in self.stages)))
         self.params = [p for stage in self.stages for p in stage.params]
         self.dtype = torch.bfloat16 if precision == "bf16" else torch.float32
-        # the weights the arithmetic uses: bf16 copies (refreshed each step), or the weights
-        if self.dtype == torch.float32:
-            self.compute = [p.detach() for p in self.params]
-        else:
-            self.compute = [torch.empty_like(p, dtype=self.dtype) for p in self.params]
+        self.programs: dict = {}  # images' shape -> step Program, or None where there is none
+        self.use_programs = True  # False: the layer by layer step below (tests)
+        self._use_weights_where_they_are()
         # autocast casts to bf16 at the first Conv2D or Dense: layers before it run in fp32
         self.cast_at = next((i for i, stage in enumerate(self.stages) if stage.params), 0)
         self.grads = [torch.zeros_like(p) for p in self.params]
         self.seed_grad = torch.ones((), dtype=torch.float32)  # d loss / d loss
-        self.programs: dict = {}  # images' shape -> step Program, or None where there is none
-        self.use_programs = True  # False: the layer by layer step below (tests)
         _keep_freed_memory()
+
+    def _use_weights_where_they_are(self) -> None:
+        """The weights the arithmetic uses: bf16 copies (refreshed each step) or the weights
+        themselves, wherever their memory now is; programs point at it, so they go."""
+        self.addresses = [p.data_ptr() for p in self.params]
+        if self.dtype == torch.float32:
+            self.compute = [p.detach() for p in self.params]
+        else:
+            self.compute = [torch.empty_like(p, dtype=self.dtype) for p in self.params]
+        self.programs.clear()
 
     @torch.no_grad()
     def __call__(self, x_u8: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x_u8: (B, H, W, C) uint8 images; y: (B,) labels -> (mean loss, correct count)."""
+        if [p.data_ptr() for p in self.params] != self.addresses:
+            self._use_weights_where_they_are()  # `param.data = ...` somewhere (cnnlab copies in place)
         program = self._program(x_u8, y)
         if program is not None:
             loss, correct = program.run(x_u8, y)
@@ -117,11 +125,7 @@ class DirectStep:
         if not (self.use_programs and plain_input and plain_labels and len(y) == len(x_u8)):
             return None
         key = tuple(x_u8.shape)
-        program = remember(self.programs, key, lambda: self._build_program(key))
-        if program is not None and program.param_addresses != [p.data_ptr() for p in self.params]:
-            del self.programs[key]  # a parameter has new memory (not done by cnnlab itself)
-            program = remember(self.programs, key, lambda: self._build_program(key))
-        return program
+        return remember(self.programs, key, lambda: self._build_program(key))
 
     def _build_program(self, shape):
         """The whole step as a Program, or None where a layer cannot be part of one (sigmoid
@@ -130,8 +134,8 @@ class DirectStep:
         if self.program_unsupported():
             return None
         program = native_step.Program()
-        for param, compute in zip(self.params, self.compute):
-            if compute is not param:  # bf16 copies of this step's weights
+        if self.dtype != torch.float32:  # bf16 copies of this step's weights
+            for param, compute in zip(self.params, self.compute):
                 program.cast(param.detach(), compute)
         n, h, w, c = shape
         x = torch.empty((n, h, w, c), dtype=self.dtype).permute(0, 3, 1, 2)  # (N, C, H, W) channels_last
@@ -141,6 +145,8 @@ class DirectStep:
             x = stage.emit(program, x, *(next(weights) for _ in stage.params))
             if x is None:
                 return None
+        if x.dim() != 2:
+            return None  # logits are (batch, classes)
         grad = program.cross_entropy(x)
         grads: list[torch.Tensor] = []
         for stage in reversed(self.stages[self.cast_at :]):
@@ -150,7 +156,6 @@ class DirectStep:
             if source.shape != target.shape or source.stride() != target.stride():
                 return None
             program.cast(source, target)
-        program.param_addresses = [p.data_ptr() for p in self.params]
         return program.finish()
 
     def _layer_by_layer(self, x_u8: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

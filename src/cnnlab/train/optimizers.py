@@ -52,8 +52,10 @@ class LeanAdam(torch.optim.Adam):
         params, exp_avgs, exp_avg_sqs, steps = lists
         group = self.param_groups[0]
         beta1, beta2 = group["betas"]
-        if self._native is not None and self._native(grads, group["lr"], beta1, beta2, group["eps"]):
-            return None
+        if self._native is not None:
+            if self._native(grads, group["lr"], beta1, beta2, group["eps"]):
+                return None
+            self._state_lists = None  # look again next step (a parameter may have new memory)
         torch._foreach_add_(steps, 1)
         torch._fused_adam_(
             params, grads, exp_avgs, exp_avg_sqs, [], steps,
