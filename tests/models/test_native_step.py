@@ -111,3 +111,16 @@ def test_a_label_that_is_no_class_index_is_refused_before_anything_is_written(ba
     with pytest.raises(ValueError, match=r"labels must be class indices 0\.\.2"):
         _run(program, torch.tensor([0, 1, bad, 2]))
     assert torch.all(grad == 7.0) and program.loss.item() == 0.0
+
+
+@settings(max_examples=30, deadline=None)
+@given(pads=st.tuples(*[st.integers(0, 3)] * 4), h=st.integers(1, 7), w=st.integers(1, 7),
+       dtype=st.sampled_from(DTYPES), value=st.sampled_from([0.0, float("-inf")]))
+def test_padding_and_cropping_are_f_pads(pads, h, w, dtype, value):
+    x = torch.randn(2, 3, h, w).to(dtype).contiguous(memory_format=torch.channels_last)
+    program = step.Program()
+    padded = program.pad(x, pads, value)
+    back = program.crop(padded, pads)
+    _run(program)
+    assert torch.equal(padded, F.pad(x, pads, value=value))
+    assert torch.equal(back, x) and back.is_contiguous(memory_format=torch.channels_last)

@@ -183,6 +183,13 @@ PROGRAM_MODELS = {
     "mnist_convnet (dropout, softmax output)": MODELS["mnist_convnet (dropout, softmax output)"],
     "dense only": MODELS["dense only"],
     "cifar_model_dropout": lambda: PRESETS["cifar_model_dropout"].spec((20, 20, 3), 5),
+    "same padding": lambda: new_spec("same", [
+        layer("Conv2D", filters=4, kernel_size=3, padding="same", activation="relu"),
+        layer("MaxPooling2D", pool_size=2, padding="same"),
+        layer("Conv2D", filters=6, kernel_size=(2, 3), strides=2, padding="same"),
+        layer("MaxPooling2D", pool_size=(3, 2), padding="same"),
+        layer("Flatten"), layer("Dense", units=5),
+    ], (20, 20, 3)),
 }
 
 
@@ -210,7 +217,8 @@ def test_the_step_program_computes_what_the_layer_by_layer_step_does(model, prec
 @pytest.mark.parametrize("layers, reason", [
     (MODELS["same padding, no bias, sigmoid/tanh, overlapping pool, dropout first"]().layers,
      "layers before the first weights"),
-    ([layer("Conv2D", filters=2, kernel_size=3, padding="same"), layer("Flatten")], "layer conv2d: padding"),
+    ([layer("Conv2D", filters=2, kernel_size=3), layer("MaxPooling2D", pool_size=3, strides=2)],
+     "layer max_pooling2d: overlapping pooling windows"),
     ([layer("Flatten"), layer("Dense", units=4, activation="tanh")], "layer dense: activation tanh"),
     ([layer("Flatten"), layer("Dense", units=4), layer("ReLU")], "layer re_lu: relu layer"),
 ])

@@ -16,8 +16,8 @@ call and every weight gradient back, and gradients are accumulated one parameter
 - as a step program (models/native/step.py): the same kernels, listed once per batch shape
   and run in one C call a step, with relu, bias gradients, the loss, dropout's mask (drawn
   by torch) and the bf16 weight copies done in C. Used where every layer can be part of one
-  (no sigmoid or tanh, separate activation layer, or padding); at batch 32 it took the step
-  from 2.2 to 1.9 ms.
+  (no sigmoid or tanh, separate activation layer, or overlapping pooling windows); at batch
+  32 it took the step from 2.2 to 1.9 ms.
 
 Covered: Conv2D (valid or same padding), MaxPooling2D, Flatten, Dense on flat input, Dropout,
 and the activations relu, sigmoid, tanh and linear, on the CPU, in fp32 or bf16. Anything else
@@ -129,8 +129,8 @@ class DirectStep:
 
     def _build_program(self, shape):
         """The whole step as a Program, or None where a layer cannot be part of one (sigmoid
-        or tanh, a separate activation layer, padding, a layer without oneDNN or the pool
-        kernel) or the C code is unavailable; the step then runs layer by layer."""
+        or tanh, a separate activation layer, overlapping pooling, a layer without oneDNN or
+        the pool kernel) or the C code is unavailable; the step then runs layer by layer."""
         if self.program_unsupported():
             return None
         program = native_step.Program()

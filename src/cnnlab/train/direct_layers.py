@@ -115,14 +115,16 @@ class _Conv:
 
     def program_unsupported(self) -> str | None:
         """Why this layer cannot be part of a step `Program`, or None."""
-        if self.pads:
-            return "padding"
         return "torch's operators" if not self.plain else _activation_unsupported(self.activation)
 
     def emit(self, program, x, weight, bias=None):
         """Add this layer's forward to a step `Program`; None if it cannot be part of one."""
-        call = None if self.program_unsupported() else self._native(x, weight)
-        if call is None or not (_is_channels_last(x) and _is_channels_last(weight)):
+        if self.program_unsupported() or not (_is_channels_last(x) and _is_channels_last(weight)):
+            return None
+        if self.pads:
+            x = program.pad(x, self.pads, 0.0)
+        call = self._native(x, weight)
+        if call is None:
             return None
         out = program.conv_forward(call, x, weight, bias)
         if self.activation == "relu":
@@ -135,6 +137,8 @@ class _Conv:
         if self.activation == "relu":
             program.relu_backward(grad, out)
         grad_x, grad_w, grad_b = program.conv_backward(call, grad, x, weight)
+        if grad_x is not None and self.pads:
+            grad_x = program.crop(grad_x, self.pads)
         return grad_x, [grad_w] + ([grad_b] if grad_b is not None else [])
 
     def backward(self, grad):
@@ -181,17 +185,22 @@ class _MaxPool:
         return out
 
     def program_unsupported(self) -> str | None:
-        return "padding" if self.pads else None
+        return maxpool.window_unsupported(self.window, self.strides)
 
     def emit(self, program, x):
-        pool = None if self.pads else self._kernel(x)
-        if pool is None or not _is_channels_last(x):
+        if not _is_channels_last(x):
+            return None
+        if self.pads:
+            x = program.pad(x, self.pads, float("-inf"))
+        pool = self._kernel(x)
+        if pool is None:
             return None
         self.emitted = pool
         return program.pool_forward(pool, x)
 
     def emit_backward(self, program, grad):
-        return program.pool_backward(self.emitted, grad), []
+        grad_x = program.pool_backward(self.emitted, grad)
+        return (program.crop(grad_x, self.pads) if self.pads else grad_x), []
 
     def backward(self, grad):
         if self.call is not None:

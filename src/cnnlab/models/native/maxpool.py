@@ -48,11 +48,18 @@ def _library():
     return compiler.bound("maxpool", signatures)
 
 
+def window_unsupported(window, strides) -> str | None:
+    """Why the kernel cannot pool with this window and strides, or None."""
+    (kh, kw), (sh, sw) = window, strides
+    if sh < kh or sw < kw:
+        return "overlapping pooling windows"
+    return f"a pooling window of over {_MAX_WINDOW} values" if kh * kw > _MAX_WINDOW else None
+
+
 def kernel_applies(x: torch.Tensor, window, strides) -> bool:
     if x.device.type != "cpu" or x.dtype not in _SUFFIX or x.dim() != 4:
         return False
-    (kh, kw), (sh, sw) = window, strides
-    if sh < kh or sw < kw or kh * kw > _MAX_WINDOW or x.shape[2] < kh or x.shape[3] < kw:
+    if window_unsupported(window, strides) or x.shape[2] < window[0] or x.shape[3] < window[1]:
         return False
     return _library() is not None
 

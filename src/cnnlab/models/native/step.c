@@ -26,6 +26,8 @@ enum {
     CAST,          /* p[1] (dtype2) = p[0] (dtype), n values */
     LOSS,          /* logits p[0] (rows x n) -> loss p[2] (f32), grad p[1] (dtype), correct p[3] (i64) */
     MULTIPLY,      /* p[2][i] = p[0][i] * p[1][i], n values (dropout's mask; p[2] may be p[0]) */
+    PAD,           /* p[0] (N, H, W, C) into the window of p[1] (N, H2, W2, C) at (top, left) */
+    CROP,          /* the window of p[0] (N, H2, W2, C) at (top, left) into p[1] (N, H, W, C) */
 };
 
 typedef struct {
@@ -106,6 +108,21 @@ static void column_sum(const void *m, void *out, int64_t dtype, int64_t rows, in
 
 static void multiply(const void *a, const void *b, void *out, int64_t dtype, int64_t n) {
     for (int64_t i = 0; i < n; i++) store(out, dtype, i, load(a, dtype, i) * load(b, dtype, i));
+}
+
+/* Copies between an (n, h, w, c) array and the window at (top, left) of an (n, h2, w2, c)
+ * one; g: n, h, w, c, h2, w2, top, left. The padding around the window is never written. */
+static void window_copy(const char *from, char *to, int64_t size, const int64_t *g, int into_window) {
+    int64_t n = g[0], h = g[1], w = g[2], c = g[3], h2 = g[4], w2 = g[5], top = g[6], left = g[7];
+    size_t row = (size_t)(w * c * size);
+    for (int64_t b = 0; b < n; b++)
+        for (int64_t y = 0; y < h; y++) {
+            int64_t small = ((b * h + y) * w) * c * size, big = ((b * h2 + y + top) * w2 + left) * c * size;
+            if (into_window)
+                memcpy(to + big, from + small, row);
+            else
+                memcpy(to + small, from + big, row);
+        }
 }
 
 static void cast(const void *from, int64_t from_dtype, void *to, int64_t to_dtype, int64_t n) {
@@ -189,6 +206,10 @@ int64_t step_run(const op_t *ops, int64_t count, const uint8_t *x, const int64_t
             break;
         case MULTIPLY:
             multiply(o->p[0], o->p[1], o->p[2], o->dtype, o->n);
+            break;
+        case PAD:
+        case CROP:
+            window_copy(o->p[0], o->p[1], o->dtype ? 2 : 4, g, o->kind == PAD);
             break;
         case LOSS:
             status = loss(o->p[0], o->p[1], o->p[2], o->p[3], labels, o->dtype, o->rows, o->n);

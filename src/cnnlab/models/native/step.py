@@ -21,7 +21,7 @@ import torch
 from cnnlab.models.native import compiler, onednn
 
 (PIXELS, CONV_FORWARD, CONV_BACKWARD, MATMUL, POOL_FORWARD, POOL_BACKWARD,
- RELU, RELU_BACKWARD, COLUMN_SUM, CAST, LOSS, MULTIPLY) = range(12)
+ RELU, RELU_BACKWARD, COLUMN_SUM, CAST, LOSS, MULTIPLY, PAD, CROP) = range(14)
 _DTYPES = {torch.float32: 0, torch.bfloat16: 1}
 
 
@@ -34,14 +34,17 @@ class _Op(ctypes.Structure):
 
 
 def available() -> bool:
-    return _library() is not None and onednn._library() is not None
+    return unavailable_reason() is None
 
 
 def unavailable_reason() -> str | None:
-    if _library() is None:
-        return compiler.unavailable_reason("step")
-    if onednn._library() is None:
-        return compiler.unavailable_reason("onednn")
+    """Why there are no step programs here (a C kernel they call is unavailable), or None."""
+    from cnnlab.models.native import maxpool, pixels
+
+    for name, library in (("step", _library), ("onednn", onednn._library), ("maxpool", maxpool._library),
+                          ("pixels", pixels._library)):
+        if library() is None:
+            return compiler.unavailable_reason(name)
     return None
 
 
@@ -133,6 +136,29 @@ class Program:
     def multiply(self, a: torch.Tensor, b: torch.Tensor, out: torch.Tensor) -> None:
         """out = a * b elementwise (one dtype, same memory order); `out` may be `a`."""
         self._add(MULTIPLY, a, b, out, dtype=a.dtype, n=a.numel())
+
+    def pad(self, x: torch.Tensor, pads, value: float) -> torch.Tensor:
+        """x (N, C, H, W) channels_last padded by F.pad's (left, right, top, bottom), as
+        F.pad(x, pads, value=value): the border is filled once, each run copies x inside."""
+        (n, c, h, w), (left, right, top, bottom) = x.shape, pads
+        padded = torch.full((n, h + top + bottom, w + left + right, c), value, dtype=x.dtype).permute(0, 3, 1, 2)
+        self._add(PAD, x, padded, dtype=x.dtype, geometry=self._window(x, padded, top, left))
+        return padded
+
+    def crop(self, padded: torch.Tensor, pads) -> torch.Tensor:
+        """The gradient of `pad`: the part of `padded` (N, C, H2, W2) inside the border."""
+        (n, c, h2, w2), (left, right, top, bottom) = padded.shape, pads
+        x = torch.empty((n, h2 - top - bottom, w2 - left - right, c), dtype=padded.dtype).permute(0, 3, 1, 2)
+        self._add(CROP, padded, x, dtype=x.dtype, geometry=self._window(x, padded, top, left))
+        return x
+
+    @staticmethod
+    def _window(x, padded, top, left):
+        if not (x.is_contiguous(memory_format=torch.channels_last)
+                and padded.is_contiguous(memory_format=torch.channels_last)):
+            raise ValueError("pad and crop take channels_last (N, C, H, W) tensors")
+        (n, c, h, w), (h2, w2) = x.shape, padded.shape[2:]
+        return (n, h, w, c, h2, w2, top, left)
 
     def cast(self, source: torch.Tensor, target: torch.Tensor) -> None:
         """target = source in target's dtype (same element count and memory order)."""
