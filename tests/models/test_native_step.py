@@ -32,16 +32,33 @@ def _values(dtype, n=200, seed=0):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_relu_and_its_backward_give_torchs_bits(dtype):
     x, grad = _values(dtype), _values(dtype, seed=1)
-    out, grad_in = x.clone(), grad.clone()
+    out, grad_in = torch.empty_like(x), grad.clone()
     program = step.Program()
-    program.relu(out)
-    program.relu_backward(grad_in, out)
+    program.activate(x, "relu", out)
+    program.activation_backward(grad_in, out, "relu")
     _run(program)
     nonzero = x != 0  # torch keeps relu(-0.0) as -0.0; this writes +0.0, the same number
     assert torch.equal(_bits(out)[nonzero], _bits(torch.relu(x))[nonzero])
     assert torch.equal(out[~nonzero], torch.relu(x)[~nonzero])
     want = torch.ops.aten.threshold_backward(grad, torch.relu(x), 0)
     assert torch.equal(_bits(grad_in), _bits(want))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["sigmoid", "tanh"])
+def test_sigmoid_and_tanh_and_their_backward_are_torchs(name, dtype):
+    x, grad = _values(dtype)[len(SPECIAL):], _values(dtype, seed=1)[len(SPECIAL):]
+    out, grad_in = x.clone(), grad.clone()
+    program = step.Program()
+    program.activate(out, name)  # in place
+    program.activation_backward(grad_in, out, name)
+    _run(program)
+    want = getattr(torch, name)(x)
+    backward = getattr(torch.ops.aten, f"{name}_backward")(grad, want)
+    # exp and tanh may round the last bit otherwise than torch's; the backward follows its order
+    ulp = 2**-7 if dtype == torch.bfloat16 else 2**-22
+    torch.testing.assert_close(out.float(), want.float(), rtol=ulp, atol=1e-7)
+    torch.testing.assert_close(grad_in.float(), backward.float(), rtol=4 * ulp, atol=1e-6)
 
 
 @pytest.mark.parametrize("source, target", [(a, b) for a in DTYPES for b in DTYPES])

@@ -14,10 +14,10 @@ call and every weight gradient back, and gradients are accumulated one parameter
   its buffers per input shape (direct_layers.py); they match torch's up to a rounding step in
   bf16 (tests/models/test_native_onednn.py);
 - as a step program (models/native/step.py): the same kernels, listed once per batch shape
-  and run in one C call a step, with relu, bias gradients, the loss, dropout's mask (drawn
-  by torch) and the bf16 weight copies done in C. Used where every layer can be part of one
-  (no sigmoid or tanh, separate activation layer, or overlapping pooling windows); at batch
-  32 it took the step from 2.2 to 1.9 ms.
+  and run in one C call a step, with activations, padding, bias gradients, the loss,
+  dropout's mask (drawn by torch) and the bf16 weight copies done in C. Used where every
+  layer can be part of one (not with overlapping pooling windows, or layers other than
+  Flatten before the first weights); at batch 32 it took the step from 2.2 to 1.9 ms.
 
 Covered: Conv2D (valid or same padding), MaxPooling2D, Flatten, Dense on flat input, Dropout,
 and the activations relu, sigmoid, tanh and linear, on the CPU, in fp32 or bf16. Anything else
@@ -128,9 +128,9 @@ class DirectStep:
         return remember(self.programs, key, lambda: self._build_program(key))
 
     def _build_program(self, shape):
-        """The whole step as a Program, or None where a layer cannot be part of one (sigmoid
-        or tanh, a separate activation layer, overlapping pooling, a layer without oneDNN or
-        the pool kernel) or the C code is unavailable; the step then runs layer by layer."""
+        """The whole step as a Program, or None where a layer cannot be part of one
+        (overlapping pooling, a layer without oneDNN or the pool kernel) or the C code is
+        unavailable; the step then runs layer by layer."""
         if self.program_unsupported():
             return None
         program = native_step.Program()

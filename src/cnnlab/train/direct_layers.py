@@ -57,11 +57,7 @@ def _is_channels_last(t: torch.Tensor) -> bool:
     return t.is_contiguous(memory_format=torch.channels_last)
 
 
-_EMITTED = (None, "relu")  # the activations a step Program computes
 
-
-def _activation_unsupported(activation) -> str | None:
-    return None if activation in _EMITTED else f"activation {activation}"
 
 
 def remember(calls: dict, key, make):
@@ -115,7 +111,7 @@ class _Conv:
 
     def program_unsupported(self) -> str | None:
         """Why this layer cannot be part of a step `Program`, or None."""
-        return "torch's operators" if not self.plain else _activation_unsupported(self.activation)
+        return "torch's operators" if not self.plain else None
 
     def emit(self, program, x, weight, bias=None):
         """Add this layer's forward to a step `Program`; None if it cannot be part of one."""
@@ -127,15 +123,15 @@ class _Conv:
         if call is None:
             return None
         out = program.conv_forward(call, x, weight, bias)
-        if self.activation == "relu":
-            program.relu(out)
+        if self.activation:
+            program.activate(out, self.activation)
         self.emitted = call, x, weight, out
         return out
 
     def emit_backward(self, program, grad):
         call, x, weight, out = self.emitted
-        if self.activation == "relu":
-            program.relu_backward(grad, out)
+        if self.activation:
+            program.activation_backward(grad, out, self.activation)
         grad_x, grad_w, grad_b = program.conv_backward(call, grad, x, weight)
         if grad_x is not None and self.pads:
             grad_x = program.crop(grad_x, self.pads)
@@ -270,7 +266,7 @@ class _Dense:
         return call.run(a, b, bias)
 
     def program_unsupported(self) -> str | None:
-        return "torch's operators" if not self.plain else _activation_unsupported(self.activation)
+        return "torch's operators" if not self.plain else None
 
     def emit(self, program, x, weight, bias=None):
         if self.program_unsupported() or not onednn.applies(x, weight):
@@ -278,15 +274,15 @@ class _Dense:
         if onednn.MatMul.layout(x) is None or onednn.MatMul.layout(weight) is None:
             return None  # a copy made now would not see later steps' values
         out = program.matmul(*self._matmul("forward", x, weight.t(), bias), bias)
-        if self.activation == "relu":
-            program.relu(out)
+        if self.activation:
+            program.activate(out, self.activation)
         self.emitted = x, weight, out
         return out
 
     def emit_backward(self, program, grad):
         x, weight, out = self.emitted
-        if self.activation == "relu":
-            program.relu_backward(grad, out)
+        if self.activation:
+            program.activation_backward(grad, out, self.activation)
         grad_x = program.matmul(*self._matmul("grad_x", grad, weight)) if self.input_grad else None
         grads = [program.matmul(*self._matmul("grad_w", grad.t(), x))]
         return grad_x, grads + ([program.column_sum(grad)] if len(self.params) == 2 else [])
@@ -373,10 +369,20 @@ class _Activation:
         return _activation_backward(self.activation, grad, out), []
 
     def program_unsupported(self) -> str | None:
-        return f"{self.activation} layer"
+        return None
 
     def emit(self, program, x):
-        return None
+        if self.activation is None:
+            self.emitted = None
+            return x
+        out = torch.empty_like(x)  # the layer before may need its own output for its backward
+        self.emitted = program.activate(x, self.activation, out)
+        return out
+
+    def emit_backward(self, program, grad):
+        if self.emitted is not None:
+            program.activation_backward(grad, self.emitted, self.activation)
+        return grad, []
 
 
 def block_unsupported(block) -> str | None:

@@ -4,7 +4,7 @@
  * step; at batch 32 the Python between them took a fifth of the step. step.py turns the same
  * step into a list of operations over fixed buffers: calls into the other kernels (onednn.c's
  * convolutions and products, maxpool.c, pixels.c, passed in as function pointers), and the
- * small operations that were torch operators (relu and its backward, bias gradients, the
+ * small operations that were torch operators (activations and their backward, bias gradients, the
  * loss, dtype casts), written out here. The list runs in one call per step.
  *
  * dtypes: 0 float32, 1 bfloat16 (uint16_t holding the upper half of a float32).
@@ -20,8 +20,8 @@ enum {
     MATMUL,        /* fn(handle, a, b, bias, c) -> status */
     POOL_FORWARD,  /* fn(x, out, argmax, 10 geometry numbers, relu) */
     POOL_BACKWARD, /* fn(g, argmax, gx, 10 geometry numbers) */
-    RELU,          /* p[0][i] = max(p[0][i], 0), n values, in place */
-    RELU_BACKWARD, /* p[0][i] = p[1][i] <= 0 ? 0 : p[0][i] (grad, relu output) */
+    ACTIVATE,      /* p[1] = f(p[0]), n values (p[1] may be p[0]); f: rows = 0 relu, 1 sigmoid, 2 tanh */
+    ACTIVATE_BACKWARD, /* p[0] (grad, in place) through f, whose output was p[1]; f as above */
     COLUMN_SUM,    /* p[1][j] = sum over rows of p[0] (rows x n), the bias gradient */
     CAST,          /* p[1] (dtype2) = p[0] (dtype), n values */
     LOSS,          /* logits p[0] (rows x n) -> loss p[2] (f32), grad p[1] (dtype), correct p[3] (i64) */
@@ -73,28 +73,34 @@ static inline void store(void *p, int64_t dtype, int64_t i, float v) {
         ((float *)p)[i] = v;
 }
 
-static void relu(void *x, int64_t dtype, int64_t n) {
-    if (dtype) { /* bf16: the sign bit set means <= 0 (or -0, or a negative NaN: torch keeps NaN) */
-        uint16_t *v = x;
-        for (int64_t i = 0; i < n; i++) {
-            float f = bf16_to_f32(v[i]);
-            v[i] = f > 0.0f || f != f ? v[i] : 0;
-        }
-    } else {
-        float *v = x;
-        for (int64_t i = 0; i < n; i++) v[i] = v[i] > 0.0f || v[i] != v[i] ? v[i] : 0.0f;
+enum { RELU_F, SIGMOID_F, TANH_F };
+
+/* relu keeps a NaN and gives +0 for -0; sigmoid is 1 / (1 + exp(-x)); all in float32 and
+ * rounded once to the dtype, as torch's bf16 kernels do */
+static void activate(const void *x, void *out, int64_t dtype, int64_t n, int64_t f) {
+    for (int64_t i = 0; i < n; i++) {
+        float v = load(x, dtype, i);
+        if (f == RELU_F)
+            v = v > 0.0f || v != v ? v : 0.0f;
+        else if (f == SIGMOID_F)
+            v = 1.0f / (1.0f + expf(-v));
+        else
+            v = tanhf(v);
+        store(out, dtype, i, v);
     }
 }
 
-static void relu_backward(void *grad, const void *out, int64_t dtype, int64_t n) {
-    if (dtype) {
-        uint16_t *g = grad;
-        const uint16_t *o = out;
-        for (int64_t i = 0; i < n; i++) g[i] = bf16_to_f32(o[i]) <= 0.0f ? 0 : g[i];
-    } else {
-        float *g = grad;
-        const float *o = out;
-        for (int64_t i = 0; i < n; i++) g[i] = o[i] <= 0.0f ? 0.0f : g[i];
+/* torch's threshold_backward(grad, out, 0), sigmoid_backward and tanh_backward */
+static void activate_backward(void *grad, const void *out, int64_t dtype, int64_t n, int64_t f) {
+    for (int64_t i = 0; i < n; i++) {
+        float g = load(grad, dtype, i), y = load(out, dtype, i);
+        if (f == RELU_F)
+            g = y <= 0.0f ? 0.0f : g;
+        else if (f == SIGMOID_F)
+            g = g * (1.0f - y) * y;
+        else
+            g = g * (1.0f - y * y);
+        store(grad, dtype, i, g);
     }
 }
 
@@ -192,11 +198,11 @@ int64_t step_run(const op_t *ops, int64_t count, const uint8_t *x, const int64_t
             ((pool_backward_fn)o->fn)(o->p[0], o->p[1], o->p[2], g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7],
                                       g[8], g[9]);
             break;
-        case RELU:
-            relu(o->p[0], o->dtype, o->n);
+        case ACTIVATE:
+            activate(o->p[0], o->p[1], o->dtype, o->n, o->rows);
             break;
-        case RELU_BACKWARD:
-            relu_backward(o->p[0], o->p[1], o->dtype, o->n);
+        case ACTIVATE_BACKWARD:
+            activate_backward(o->p[0], o->p[1], o->dtype, o->n, o->rows);
             break;
         case COLUMN_SUM:
             column_sum(o->p[0], o->p[1], o->dtype, o->rows, o->n);

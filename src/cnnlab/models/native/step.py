@@ -6,9 +6,9 @@ primitives and pool kernel and at the model's weights and gradients. A step is t
 that runs them all, instead of about 30 calls from Python, each with its own overhead.
 
 The operations are the same kernels the step otherwise calls one by one, so the results
-are the same, except for the small operations step.c writes out (relu, bias gradients, the
-loss, dropout's multiplications): those follow torch's order of operations, but the loss's
-exp and log may round the last bit differently from torch's. Dropout's random masks are
+are the same, except for the small operations step.c writes out (activations, bias
+gradients, the loss, dropout's multiplications): those follow torch's order of operations,
+but exp, log and tanh may round the last bit differently from torch's. Dropout's random masks are
 still drawn by torch, before each run, in the order the layer-by-layer step draws them.
 """
 
@@ -21,7 +21,8 @@ import torch
 from cnnlab.models.native import compiler, onednn
 
 (PIXELS, CONV_FORWARD, CONV_BACKWARD, MATMUL, POOL_FORWARD, POOL_BACKWARD,
- RELU, RELU_BACKWARD, COLUMN_SUM, CAST, LOSS, MULTIPLY, PAD, CROP) = range(14)
+ ACTIVATE, ACTIVATE_BACKWARD, COLUMN_SUM, CAST, LOSS, MULTIPLY, PAD, CROP) = range(14)
+ACTIVATIONS = {"relu": 0, "sigmoid": 1, "tanh": 2}
 _DTYPES = {torch.float32: 0, torch.bfloat16: 1}
 
 
@@ -119,13 +120,15 @@ class Program:
                   keep=[pool])
         return grad_x
 
-    def relu(self, x: torch.Tensor) -> None:
-        """In place."""
-        self._add(RELU, x, dtype=x.dtype, n=x.numel())
+    def activate(self, x: torch.Tensor, name: str, out: torch.Tensor | None = None) -> torch.Tensor:
+        """out = relu, sigmoid or tanh of x (in place where `out` is None); returns out."""
+        out = x if out is None else out
+        self._add(ACTIVATE, x, out, dtype=x.dtype, rows=ACTIVATIONS[name], n=x.numel())
+        return out
 
-    def relu_backward(self, grad: torch.Tensor, out: torch.Tensor) -> None:
-        """grad (in place) through a relu whose output was `out`."""
-        self._add(RELU_BACKWARD, grad, out, dtype=grad.dtype, n=grad.numel())
+    def activation_backward(self, grad: torch.Tensor, out: torch.Tensor, name: str) -> None:
+        """grad (in place) through the activation whose output was `out`."""
+        self._add(ACTIVATE_BACKWARD, grad, out, dtype=grad.dtype, rows=ACTIVATIONS[name], n=grad.numel())
 
     def column_sum(self, matrix: torch.Tensor) -> torch.Tensor:
         """A (rows, n) row-major matrix's column sums: a Dense layer's bias gradient."""
