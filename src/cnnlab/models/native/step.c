@@ -76,32 +76,53 @@ static inline void store(void *p, int64_t dtype, int64_t i, float v) {
 enum { RELU_F, SIGMOID_F, TANH_F };
 
 /* relu keeps a NaN and gives +0 for -0; sigmoid is 1 / (1 + exp(-x)); all in float32 and
- * rounded once to the dtype, as torch's bf16 kernels do */
+ * rounded once to the dtype, as torch's bf16 kernels do. One loop per function and dtype,
+ * so that each vectorises. */
+#define ACTIVATE_LOOP(EXPR)                                                                    \
+    do {                                                                                       \
+        if (dtype)                                                                             \
+            for (int64_t i = 0; i < n; i++) {                                                  \
+                float v = bf16_to_f32(((const uint16_t *)x)[i]);                               \
+                ((uint16_t *)out)[i] = f32_to_bf16(EXPR);                                      \
+            }                                                                                  \
+        else                                                                                   \
+            for (int64_t i = 0; i < n; i++) {                                                  \
+                float v = ((const float *)x)[i];                                               \
+                ((float *)out)[i] = EXPR;                                                      \
+            }                                                                                  \
+    } while (0)
+
 static void activate(const void *x, void *out, int64_t dtype, int64_t n, int64_t f) {
-    for (int64_t i = 0; i < n; i++) {
-        float v = load(x, dtype, i);
-        if (f == RELU_F)
-            v = v > 0.0f || v != v ? v : 0.0f;
-        else if (f == SIGMOID_F)
-            v = 1.0f / (1.0f + expf(-v));
-        else
-            v = tanhf(v);
-        store(out, dtype, i, v);
-    }
+    if (f == RELU_F)
+        ACTIVATE_LOOP(v > 0.0f || v != v ? v : 0.0f);
+    else if (f == SIGMOID_F)
+        ACTIVATE_LOOP(1.0f / (1.0f + expf(-v)));
+    else
+        ACTIVATE_LOOP(tanhf(v));
 }
 
 /* torch's threshold_backward(grad, out, 0), sigmoid_backward and tanh_backward */
+#define BACKWARD_LOOP(EXPR)                                                                    \
+    do {                                                                                       \
+        if (dtype)                                                                             \
+            for (int64_t i = 0; i < n; i++) {                                                  \
+                float g = bf16_to_f32(((uint16_t *)grad)[i]), y = bf16_to_f32(((const uint16_t *)out)[i]); \
+                ((uint16_t *)grad)[i] = f32_to_bf16(EXPR);                                     \
+            }                                                                                  \
+        else                                                                                   \
+            for (int64_t i = 0; i < n; i++) {                                                  \
+                float g = ((float *)grad)[i], y = ((const float *)out)[i];                     \
+                ((float *)grad)[i] = EXPR;                                                     \
+            }                                                                                  \
+    } while (0)
+
 static void activate_backward(void *grad, const void *out, int64_t dtype, int64_t n, int64_t f) {
-    for (int64_t i = 0; i < n; i++) {
-        float g = load(grad, dtype, i), y = load(out, dtype, i);
-        if (f == RELU_F)
-            g = y <= 0.0f ? 0.0f : g;
-        else if (f == SIGMOID_F)
-            g = g * (1.0f - y) * y;
-        else
-            g = g * (1.0f - y * y);
-        store(grad, dtype, i, g);
-    }
+    if (f == RELU_F)
+        BACKWARD_LOOP(y <= 0.0f ? 0.0f : g);
+    else if (f == SIGMOID_F)
+        BACKWARD_LOOP(g * (1.0f - y) * y);
+    else
+        BACKWARD_LOOP(g * (1.0f - y * y));
 }
 
 static void column_sum(const void *m, void *out, int64_t dtype, int64_t rows, int64_t n) {
