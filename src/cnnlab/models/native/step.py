@@ -8,8 +8,9 @@ that runs them all, instead of about 30 calls from Python, each with its own ove
 The operations are the same kernels the step otherwise calls one by one, so the results
 are the same, except for the small operations step.c writes out (activations, bias
 gradients, the loss, dropout's multiplications): those follow torch's order of operations,
-but exp, log and tanh may round the last bit differently from torch's. Dropout's random masks are
-still drawn by torch, before each run, in the order the layer-by-layer step draws them.
+but exp, log and tanh may round the last bit differently from torch's. Dropout's random
+masks are still drawn by torch, before each run, in the order the layer-by-layer step
+draws them.
 """
 
 from __future__ import annotations
@@ -56,10 +57,6 @@ def _library():
 
 def _address(function) -> int:
     return ctypes.cast(function, ctypes.c_void_p).value
-
-
-def _pointer(t: torch.Tensor | None) -> int | None:
-    return None if t is None else t.data_ptr()
 
 
 class Program:
