@@ -104,7 +104,7 @@ def test_the_loss_its_gradient_and_the_hit_count_are_torchs(rows, classes, dtype
     grad = program.cross_entropy(logits)
     loss, correct = _run(program, labels)
     want_loss, want_grad, want_correct = _reference(logits, labels)
-    assert loss.item() == pytest.approx(want_loss.item(), rel=1e-6, abs=1e-7)
+    assert loss.item() == pytest.approx(want_loss.item(), rel=1e-6, abs=1e-6)  # log of a sum near 1
     assert correct.item() == want_correct.item()
     # exp and log may round the last bit differently from torch's (vectorised) ones
     ulp = 2**-7 if dtype == torch.bfloat16 else 2**-22

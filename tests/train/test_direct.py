@@ -207,9 +207,10 @@ PROGRAM_MODELS = {
 @pytest.mark.parametrize("model", PROGRAM_MODELS)
 def test_the_step_program_computes_what_the_layer_by_layer_step_does(model, precision):
     """Same kernels, so the same numbers, up to the rounding of the loss's exp and log."""
+    from cnnlab.models.native import onednn
     from cnnlab.models.native import step as native_step
 
-    if not native_step.available():
+    if not native_step.available() or not onednn.dtype_works(getattr(torch, {"fp32": "float32"}.get(precision, "bfloat16"))):
         pytest.skip("no step programs here")
     spec = PROGRAM_MODELS[model]()
     programmed, programmed_state = train_steps(spec, precision, "direct")
@@ -254,3 +255,14 @@ def test_training_flushes_subnormal_floats_to_zero_and_then_stops():
     if torch.set_flush_denormal(False):  # a CPU that can flush
         assert seen and all(value == 0.0 for value in seen)
     assert (tiny * 1.0).item() != 0.0
+
+
+def test_without_onednn_kernels_for_the_dtype_the_step_runs_torchs_operators(monkeypatch):
+    from cnnlab.models.native import onednn
+
+    monkeypatch.setattr(onednn, "dtype_works", lambda dtype: False)
+    trainer, state = train_steps(MODELS["cifar_model"](), "fp32", "direct", steps=2)
+    assert trainer.direct.program_unsupported() == "oneDNN has no float32 kernels on this CPU"
+    assert list(trainer.direct.programs.values()) == [None]
+    reference, reference_state = train_steps(MODELS["cifar_model"](), "fp32", "direct, torch ops", steps=2)
+    assert state.means() == reference_state.means()  # torch's operators, bit for bit

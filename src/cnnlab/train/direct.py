@@ -34,7 +34,7 @@ from functools import cache
 import torch
 
 from cnnlab.models import build as keras_layers
-from cnnlab.models.native import pixels
+from cnnlab.models.native import onednn, pixels
 from cnnlab.models.native import step as native_step
 from cnnlab.train.direct_layers import Flatten, block_unsupported, make_stage, remember
 
@@ -110,6 +110,8 @@ class DirectStep:
         """Why this model's steps run layer by layer rather than as a step Program, or None."""
         if not native_step.available():
             return native_step.unavailable_reason()
+        if not onednn.dtype_works(self.dtype):
+            return f"oneDNN has no {str(self.dtype).removeprefix('torch.')} kernels on this CPU"
         if not all(isinstance(s, Flatten) for s in self.stages[: self.cast_at]):
             return "layers before the first weights"
         for name, stage in zip(self.layer_names, self.stages):

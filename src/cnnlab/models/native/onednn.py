@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import threading
 from collections import OrderedDict
+from functools import cache
 
 import torch
 
@@ -36,8 +37,26 @@ def applies(*tensors: torch.Tensor) -> bool:
     return (
         first.device.type == "cpu" and first.dtype in _DTYPES
         and all(t.dtype == first.dtype and t.device == first.device for t in tensors)
-        and _library() is not None
+        and _library() is not None and dtype_works(first.dtype)
     )
+
+
+@cache
+def dtype_works(dtype: torch.dtype) -> bool:
+    """Whether this oneDNN has convolutions and products in `dtype` on this CPU.
+
+    bf16 needs AVX512-BF16 or AMX in oneDNN 3.2 (cnnlab picks bf16 only on such CPUs, but
+    ONEDNN_MAX_CPU_ISA can hide them); where it has none, torch's operators run instead."""
+    lib = _library()
+    if lib is None:
+        return False
+    with _running:
+        conv = lib.conv_create(_DTYPES[dtype], 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+        product = lib.matmul_create(_DTYPES[dtype], 1, 1, 1, 0, 0, 1)
+        for pointer, destroy in ((conv, lib.conv_destroy), (product, lib.matmul_destroy)):
+            if pointer:
+                destroy(pointer)
+    return bool(conv and product)
 
 
 def status() -> str:
