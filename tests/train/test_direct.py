@@ -33,6 +33,11 @@ MODELS = {
         layer("ReLU"),
         layer("Dense", units=5, use_bias=False),
     ], (20, 20, 3)),
+    "1x1 kernels with strides": lambda: new_spec("pointwise", [
+        layer("Conv2D", filters=4, kernel_size=1, strides=2, activation="relu"),
+        layer("Conv2D", filters=3, kernel_size=1, strides=(1, 3), padding="same"),
+        layer("Flatten"), layer("Dense", units=5),
+    ], (20, 20, 3)),
     "dense only": lambda: new_spec("mlp", [
         layer("Flatten"), layer("Dense", units=8, activation="relu"), layer("Dropout", rate=0.5),
         layer("Dense", units=5, activation="softmax"),

@@ -77,7 +77,12 @@ class _Conv:
     def __init__(self, block, first: bool):
         conv = block.conv
         self.params = [conv.weight] + ([conv.bias] if conv.bias is not None else [])
-        self.args = (list(conv.stride), list(conv.padding), list(conv.dilation), False, [0, 0], conv.groups)
+        # a 1x1 kernel with strides runs with unit strides on the positions it reads, as the
+        # model's forward does (build.unit_stride_input says why)
+        self.strides = tuple(conv.stride)
+        self.subsample = tuple(block.kernel) == (1, 1) and self.strides != (1, 1)
+        strides = [1, 1] if self.subsample else list(conv.stride)
+        self.args = (strides, list(conv.padding), list(conv.dilation), False, [0, 0], conv.groups)
         # oneDNN primitives (models/native/onednn.py) cover what Keras's Conv2D builds here
         self.plain = conv.padding == (0, 0) and conv.dilation == (1, 1) and conv.groups == 1
         self.bias_sizes = [conv.out_channels] if conv.bias is not None else None
@@ -98,6 +103,9 @@ class _Conv:
     def forward(self, x, weight, bias=None):
         if self.pads:
             x = aten.constant_pad_nd(x, self.pads, 0.0)
+        if self.subsample:
+            self.full_shape = x.shape
+            x = keras_layers.unit_stride_input(x, (1, 1), self.strides)
         self.call = self._native(x, weight)
         if self.call is None:
             x = keras_layers.conv_input(x, self.args[0])
@@ -111,6 +119,8 @@ class _Conv:
 
     def program_unsupported(self) -> str | None:
         """Why this layer cannot be part of a step `Program`, or None."""
+        if self.subsample:
+            return "a 1x1 kernel with strides"
         return "torch's operators" if not self.plain else None
 
     def emit(self, program, x, weight, bias=None):
@@ -146,6 +156,10 @@ class _Conv:
         else:
             mask = [self.input_grad, True, self.bias_sizes is not None]
             grad_x, grad_w, grad_b = aten.convolution_backward(grad, x, weight, self.bias_sizes, *self.args, mask)
+        if grad_x is not None and self.subsample:  # the backward of the slicing: zeros elsewhere
+            full = grad_x.new_zeros(self.full_shape)
+            full[:, :, :: self.strides[0], :: self.strides[1]] = grad_x
+            grad_x = full
         if grad_x is not None and self.pads:
             grad_x = _unpad(grad_x, self.pads)
         return grad_x, [grad_w] + ([grad_b] if grad_b is not None else [])
