@@ -4,8 +4,9 @@
  * step; at batch 32 the Python between them took a fifth of the step. step.py turns the same
  * step into a list of operations over fixed buffers: calls into the other kernels (onednn.c's
  * convolutions and products, maxpool.c, pixels.c, passed in as function pointers), and the
- * small operations that were torch operators (activations and their backward, bias gradients, the
- * loss, dtype casts), written out here. The list runs in one call per step.
+ * small operations that were torch operators (activations and their backward, bias
+ * gradients, the loss, dropout's mask, padding, dtype casts), written out here. The list runs
+ * in one call per step.
  *
  * dtypes: 0 float32, 1 bfloat16 (uint16_t holding the upper half of a float32).
  */
@@ -20,7 +21,7 @@ enum {
     MATMUL,        /* fn(handle, a, b, bias, c) -> status */
     POOL_FORWARD,  /* fn(x, out, argmax, 10 geometry numbers, relu) */
     POOL_BACKWARD, /* fn(g, argmax, gx, 10 geometry numbers) */
-    ACTIVATE,      /* p[1] = f(p[0]), n values (p[1] may be p[0]); f: rows = 0 relu, 1 sigmoid, 2 tanh */
+    ACTIVATE,      /* p[1] = f(p[0]), n values (p[1] may be p[0]); f in rows: relu, sigmoid, tanh */
     ACTIVATE_BACKWARD, /* p[0] (grad, in place) through f, whose output was p[1]; f as above */
     COLUMN_SUM,    /* p[1][j] = sum over rows of p[0] (rows x n), the bias gradient */
     CAST,          /* p[1] (dtype2) = p[0] (dtype), n values */
