@@ -129,17 +129,10 @@ def conv_input(x: torch.Tensor, strides) -> torch.Tensor:
     return x
 
 
-def unit_stride_input(x: torch.Tensor, kernel, strides) -> torch.Tensor:
-    """For a 1x1 kernel with strides: the input positions it reads, x[:, :, ::sh, ::sw]; the
-    convolution over them has unit strides and the same result. Otherwise x.
-
-    oneDNN's AVX2 kernels compute the weight gradient of a 1x1 convolution with strides wrong
-    for some shapes: in a scan of 3,000 random shapes with oneDNN limited to AVX2, torch 2.13's
-    (oneDNN 3.12) were wrong 12-20 times and oneDNN 3.2's 10-24 times, always that case.
-    """
-    if tuple(kernel) == (1, 1) and tuple(strides) != (1, 1):
-        return x[:, :, :: strides[0], :: strides[1]]
-    return x
+def unit_stride_input(x: torch.Tensor, strides) -> torch.Tensor:
+    """The input positions a 1x1 kernel with `strides` reads, x[:, :, ::sh, ::sw]: the
+    convolution over them with unit strides has the same result (see `_Conv.unit_strides`)."""
+    return x[:, :, :: strides[0], :: strides[1]]
 
 
 def same_pads(hw, window, stride) -> tuple[int, int, int, int]:
@@ -166,6 +159,11 @@ class _Conv(_Block):
         super().__init__()
         a = layer.args
         self.hw, self.kernel, self.strides = in_shape[:2], a["kernel_size"], a["strides"]
+        # a 1x1 kernel with strides runs with unit strides on the positions it reads
+        # (`unit_stride_input`): oneDNN's AVX2 kernels compute its weight gradient wrong for
+        # some shapes. In a scan of 3,000 random shapes with oneDNN limited to AVX2, torch
+        # 2.13's (oneDNN 3.12) were wrong 12-20 times and oneDNN 3.2's 10-24 times.
+        self.unit_strides = tuple(self.kernel) == (1, 1) and tuple(self.strides) != (1, 1)
         self.same = a["padding"] == "same"
         self.activation = a["activation"]
         self.conv = nn.Conv2d(in_shape[2], a["filters"], self.kernel, self.strides, bias=a["use_bias"])
@@ -173,9 +171,8 @@ class _Conv(_Block):
     def forward(self, x):  # (N, C, H, W)
         if self.same:
             x = _pad_same(x, self.hw, self.kernel, self.strides)
-        sub = unit_stride_input(x, self.kernel, self.strides)
-        if sub is not x:  # a 1x1 kernel with strides: the same convolution with unit strides
-            out = F.conv2d(sub, self.conv.weight, self.conv.bias)
+        if self.unit_strides:
+            out = F.conv2d(unit_stride_input(x, self.strides), self.conv.weight, self.conv.bias)
         else:
             out = self.conv(conv_input(x, self.strides))
         return _activation(self.activation, out, inplace=True)  # conv's backward keeps its input

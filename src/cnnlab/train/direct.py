@@ -90,6 +90,8 @@ class DirectStep:
             self.compute = [p.detach() for p in self.params]
         else:
             self.compute = [torch.empty_like(p, dtype=self.dtype) for p in self.params]
+        weights = iter(self.compute)  # each layer's share, in order
+        self.stage_weights = [tuple(next(weights) for _ in stage.params) for stage in self.stages]
         self.programs.clear()
 
     @torch.no_grad()
@@ -143,9 +145,8 @@ class DirectStep:
         n, h, w, c = shape
         x = torch.empty((n, h, w, c), dtype=self.dtype).permute(0, 3, 1, 2)  # (N, C, H, W) channels_last
         program.pixels(x, pixels.SCALE)  # bf16 before a Flatten is bf16 after it: the same bits
-        weights = iter(self.compute)
-        for stage in self.stages:
-            x = stage.emit(program, x, *(next(weights) for _ in stage.params))
+        for stage, weights in zip(self.stages, self.stage_weights):
+            x = stage.emit(program, x, *weights)
             if x is None:
                 return None
         if x.dim() != 2:
@@ -165,11 +166,10 @@ class DirectStep:
         x = pixels.to_input(x_u8, self.dtype if self.cast_at == 0 else torch.float32)
         if self.dtype != torch.float32:
             torch._foreach_copy_(self.compute, [p.detach() for p in self.params])
-        weights = iter(self.compute)
-        for i, stage in enumerate(self.stages):
+        for i, (stage, weights) in enumerate(zip(self.stages, self.stage_weights)):
             if i == self.cast_at:
                 x = x.to(self.dtype)
-            x = stage.forward(x, *(next(weights) for _ in stage.params))
+            x = stage.forward(x, *weights)
         logits = x.float()
         log_probs = aten._log_softmax(logits, 1, False)
         loss, total_weight = aten.nll_loss_forward(log_probs, y, None, _MEAN, _IGNORE_INDEX)

@@ -78,9 +78,9 @@ class _Conv:
         conv = block.conv
         self.params = [conv.weight] + ([conv.bias] if conv.bias is not None else [])
         # a 1x1 kernel with strides runs with unit strides on the positions it reads, as the
-        # model's forward does (build.unit_stride_input says why)
+        # model's forward does (build._Conv.unit_strides says why)
         self.strides = tuple(conv.stride)
-        self.subsample = tuple(block.kernel) == (1, 1) and self.strides != (1, 1)
+        self.subsample = block.unit_strides
         strides = [1, 1] if self.subsample else list(conv.stride)
         self.args = (strides, list(conv.padding), list(conv.dilation), False, [0, 0], conv.groups)
         # oneDNN primitives (models/native/onednn.py) cover what Keras's Conv2D builds here
@@ -105,7 +105,7 @@ class _Conv:
             x = aten.constant_pad_nd(x, self.pads, 0.0)
         if self.subsample:
             self.full_shape = x.shape
-            x = keras_layers.unit_stride_input(x, (1, 1), self.strides)
+            x = keras_layers.unit_stride_input(x, self.strides)
         self.call = self._native(x, weight)
         if self.call is None:
             x = keras_layers.conv_input(x, self.args[0])
