@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from cnnlab.cli import main
+from cnnlab.files import MARKER, mark_owned
 from cnnlab.lesson import run_lesson
 
 sys.path.insert(0, str(Path(__file__).parent / "report"))
@@ -84,10 +85,65 @@ def test_an_unavailable_dataset_is_reported_and_digits_stand_in(tmp_path):
 
 def test_cli_refuses_to_overwrite_a_lesson(tmp_path, capsys):
     out = tmp_path / "lesson"
-    out.mkdir()
+    mark_owned(out, "lesson")
     (out / "index.html").write_text("earlier")
     assert main(["lesson", "--quick", "--out", str(out)]) == 2
     assert capsys.readouterr().err == (
         f"cnnlab: error: {out} already holds a lesson; give --out another folder or --overwrite\n"
     )
     assert (out / "index.html").read_text() == "earlier"
+
+
+@pytest.mark.parametrize("extra", [["--epochs", "0"], ["--overwrite"]])
+def test_overwrite_never_deletes_a_folder_cnnlab_did_not_write(tmp_path, capsys, extra):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.tex").write_text("years of work")
+    assert main(["lesson", "--quick", "--out", str(out), "--overwrite", *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("cnnlab: error: ")
+    assert (out / "thesis.tex").read_text() == "years of work"
+    assert sorted(p.name for p in out.iterdir()) == ["thesis.tex"]
+
+
+def test_overwrite_checks_every_argument_before_touching_a_lesson(tmp_path, capsys):
+    out = tmp_path / "lesson"
+    mark_owned(out, "lesson")
+    (out / "index.html").write_text("earlier")
+    assert main(["lesson", "--quick", "--out", str(out), "--overwrite", "--epochs", "0"]) == 2
+    assert "epochs" in capsys.readouterr().err
+    assert (out / "index.html").read_text() == "earlier"
+
+
+def test_overwrite_never_replaces_the_current_folder(tmp_path, capsys, monkeypatch):
+    mark_owned(tmp_path, "lesson")
+    monkeypatch.chdir(tmp_path)
+    assert main(["lesson", "--quick", "--out", ".", "--overwrite"]) == 2
+    assert "holds the current folder" in capsys.readouterr().err
+    assert (tmp_path / MARKER).exists()
+
+
+def test_overwrite_replaces_a_lesson_only_once_the_new_page_is_written(tmp_path, monkeypatch):
+    import cnnlab.lesson as lesson
+
+    out = tmp_path / "lesson"
+    mark_owned(out, "lesson")
+    (out / "index.html").write_text("earlier")
+
+    def failing(*args, out, **kwargs):
+        (out / "index.html").write_text("half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lesson, "run_lesson", failing)
+    assert main(["lesson", "--quick", "--out", str(out), "--overwrite"]) == 130
+    assert (out / "index.html").read_text() == "earlier"
+    assert [p.name for p in tmp_path.iterdir()] == ["lesson"]  # nothing left aside
+
+    def succeeding(*args, out, **kwargs):
+        (out / "index.html").write_text("new")
+
+    monkeypatch.setattr(lesson, "run_lesson", succeeding)
+    assert main(["lesson", "--quick", "--out", str(out), "--overwrite"]) == 0
+    assert (out / "index.html").read_text() == "new"
+    assert sorted(p.name for p in out.iterdir()) == sorted([MARKER, "index.html"])
+    assert [p.name for p in tmp_path.iterdir()] == ["lesson"]

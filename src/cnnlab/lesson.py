@@ -67,14 +67,9 @@ def run_lesson(
     say=print,
 ) -> LessonResult:
     """Answer the page top to bottom, train, and write `<out>/index.html`."""
-    from cnnlab.config import TrainSettings
-
     out = Path(out)
     models = models or LESSON_MODELS
-    values = {"epochs": 20, "seed": seed, **(QUICK if quick else {})}
-    if epochs is not None:
-        values["epochs"] = epochs
-    settings = TrainSettings.from_dict(values)
+    settings = lesson_settings(epochs=epochs, quick=quick, seed=seed)
 
     say(f"Question 1. {answer_q1().question}")
     q1 = answer_q1()
@@ -109,6 +104,16 @@ def run_lesson(
         result.report = write_lesson_page(result, out / "index.html")
         say(f"\nReport: {result.report}")
     return result
+
+
+def lesson_settings(*, epochs: int | None = None, quick: bool = False, seed: int = 0):
+    """The training settings of the page's runs (checked: a bad value raises before any work)."""
+    from cnnlab.config import TrainSettings
+
+    values = {"epochs": 20, "seed": seed, **(QUICK if quick else {})}
+    if epochs is not None:
+        values["epochs"] = epochs
+    return TrainSettings.from_dict(values)
 
 
 def _print_summaries(q3: ModelComparison, say) -> None:
@@ -173,15 +178,22 @@ def _open(name: str, resize):
 
 
 def main(args) -> int:
-    """The CLI entry: `cnnlab lesson ...`."""
-    out = Path(args.out)
-    if out.exists() and any(out.iterdir()) and not args.overwrite:
-        raise CnnlabError(f"{out} already holds a lesson; give --out another folder or --overwrite")
-    if args.overwrite and out.exists():
-        import shutil
+    """The CLI entry: `cnnlab lesson ...`.
 
-        shutil.rmtree(out)
-    run_lesson(args.dataset or ["fashion_mnist"], epochs=args.epochs, quick=args.quick, out=out,
-               seed=args.seed, quiet=args.quiet, say=lambda text: print(text, flush=True))
+    Every argument is checked before the disk is touched; `--overwrite` replaces only a folder
+    an earlier `cnnlab lesson` wrote, and deletes the old one only once the new page is written.
+    """
+    from cnnlab.files import check_replaceable, folder_kind, replace_owned_folder
+
+    out = Path(args.out)
+    lesson_settings(epochs=args.epochs, quick=args.quick, seed=args.seed)
+    if out.is_dir() and any(out.iterdir()) and not args.overwrite:
+        if folder_kind(out) == "lesson":
+            raise CnnlabError(f"{out} already holds a lesson; give --out another folder or --overwrite")
+        raise CnnlabError(f"{out} already holds files cnnlab did not write; give --out a new folder")
+    check_replaceable(out, "lesson")
+    with replace_owned_folder(out, "lesson"):
+        run_lesson(args.dataset or ["fashion_mnist"], epochs=args.epochs, quick=args.quick, out=out,
+                   seed=args.seed, quiet=args.quiet, say=lambda text: print(text, flush=True))
     sys.stdout.flush()
     return 0

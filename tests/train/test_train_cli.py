@@ -20,7 +20,7 @@ def test_train_writes_a_complete_run_folder(workdir, cli):
     assert code == 0, err
     run = workdir / "runs" / "r"
     assert sorted(p.name for p in run.iterdir()) == [
-        "checkpoint", "config.json", "history.csv", "metrics.json", "model.json", "model.safetensors", "plots"
+        ".cnnlab-folder.json", "checkpoint", "config.json", "history.csv", "metrics.json", "model.json", "model.safetensors", "plots"
     ]
     assert sorted(p.name for p in (run / "checkpoint").iterdir()) == ["best.safetensors", "last.safetensors"]
     assert sorted(p.name for p in (run / "plots").iterdir()) == ["training_curves.png", "training_curves.svg"]

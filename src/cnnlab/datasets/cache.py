@@ -13,6 +13,7 @@ from filelock import FileLock, Timeout
 
 from cnnlab.datasets.errors import DatasetError
 from cnnlab.datasets.registry import DatasetSpec, Source, SourceFile
+from cnnlab.files import atomic_write
 from cnnlab.home import cache_root
 
 DECODED_VERSION = 1  # bump when decoding changes, so old .npy files are rebuilt
@@ -140,9 +141,7 @@ def save_decoded(name: str, arrays: dict[str, np.ndarray], provenance: dict) -> 
         final = folder / f"{key}.npy"
         os.replace(tmp, final)
         entries[key] = {"shape": list(array.shape), "dtype": array.dtype.str, "bytes": final.stat().st_size}
-    tmp = folder / f".manifest.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps({"version": DECODED_VERSION, "arrays": entries, **provenance}, indent=1))
-    os.replace(tmp, manifest_path)
+    atomic_write(manifest_path, json.dumps({"version": DECODED_VERSION, "arrays": entries, **provenance}, indent=1))
 
 
 def disk_usage(path: Path) -> int:

@@ -17,8 +17,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
+from cnnlab.files import atomic_write
 from cnnlab.report.analysis import best_epoch, detect_overfitting
-from cnnlab.report.files import write_bytes_atomic
 from cnnlab.report.rundir import History, load_run
 
 PLOTS_DIR = "plots"
@@ -36,7 +36,7 @@ def save_figure(fig: Figure, base: Path, formats: Sequence[str] = FORMATS) -> li
         metadata = {"Date": None} if fmt == "svg" else None
         with matplotlib.rc_context({"svg.hashsalt": "cnnlab"}):  # same drawing, same bytes
             fig.savefig(buffer, format=fmt, dpi=DPI, metadata=metadata)
-        written.append(write_bytes_atomic(base.with_suffix(f".{fmt}"), buffer.getvalue()))
+        written.append(atomic_write(base.with_suffix(f".{fmt}"), buffer.getvalue()))
     return written
 
 

@@ -202,6 +202,6 @@ def _default_name(model: str, dataset: str, names: list[str]) -> str:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    from cnnlab.report.files import write_text_atomic
+    from cnnlab.files import atomic_write
 
-    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
+    atomic_write(path, json.dumps(data, indent=2) + "\n")

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnlab.errors import CnnlabError
+from cnnlab.files import folder_kind
 
 LOGS = "logs"
 INTERRUPTED = 130
@@ -101,6 +102,9 @@ def clear_unfinished(sweep_dir: Path, names: list[str], finished: Callable[[Path
         if finished(run_dir):
             continue
         if run_dir.exists():
+            if folder_kind(run_dir) != "run" and any(run_dir.iterdir()):
+                raise CnnlabError(f"{run_dir} is a grid point's folder but cnnlab did not write it; "
+                                  "move it out of the sweep folder and run the sweep again")
             shutil.rmtree(run_dir)
         todo.append(name)
     return todo

@@ -33,9 +33,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -44,34 +42,12 @@ from safetensors import safe_open
 from safetensors.torch import save as save_tensors
 
 from cnnlab.errors import RunError
+from cnnlab.files import atomic_write, mark_owned
 from cnnlab.train.callbacks import Callback
 from cnnlab.train.trainer import EpochState, Trainer
 
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
 CHECKPOINT_FORMAT = "cnnlab-checkpoint-1"
-
-
-def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write to a temp file beside `path`, fsync, then rename it over `path`."""
-    path = Path(path)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; give it the usual mode
-        with os.fdopen(fd, "wb") as f:
-            f.write(raw)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -95,6 +71,7 @@ class RunFolder:
         if path.exists():
             raise RunError(f"{path} already exists; continue it with --resume {path} or pick another --name")
         (path / "checkpoint").mkdir(parents=True)
+        mark_owned(path, "run")  # a sweep may delete and redo only folders cnnlab wrote
         return cls(path)
 
     @classmethod
