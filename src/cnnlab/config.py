@@ -93,10 +93,8 @@ class TrainSettings:
 
 def read_toml(path: str | Path, section: str) -> dict[str, Any]:
     """The `[section]` table of a TOML file, or its top level when it has no such table."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10: the same parser, installed as tomli
-        import tomli as tomllib
+    from cnnlab.tomlparser import tomllib
+
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)

@@ -6,8 +6,8 @@ import textwrap
 
 import pytest
 
+from cnnlab.models.keras_code import parse_model
 from cnnlab.models.layers import ModelError, ModelSpec, make_layer, new_spec
-from cnnlab.models.parse import parse_model
 
 
 def kinds(spec: ModelSpec) -> list[str]:

@@ -42,7 +42,7 @@ def load_model(
     elif ref in PRESETS:
         return PRESETS[ref].spec(shape, classes)
     elif ref == "-" or os.path.exists(ref):
-        from cnnlab.models.parse import parse_model
+        from cnnlab.models.keras_code import parse_model
 
         text, source = read_model_text(ref)
         spec = parse_model(text, source=source)
