@@ -1,20 +1,25 @@
-# cnnlab: `make demo` runs the lesson, `make test` runs lint + tests. Both set up first.
+# cnnlab: `make demo` runs the lesson, `make test` runs lint, the docs build and tests. Both set up first.
 PY     ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.cnnlab-setup
 
-.PHONY: setup system-deps demo test lint bench clean
+.PHONY: setup system-deps demo test lint docs bench clean
 
 setup: $(STAMP)
 
 # torch first, pinned to the CPU build on this machine's disk: any other spec pulls CUDA.
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[dev]'
-	touch $(STAMP)
+	@echo "setup: creating the virtual environment $(VENV) (if missing)"
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@echo "setup: upgrading pip"
+	@$(BIN)/python -m pip install -q --upgrade pip
+	@echo "setup: installing torch==2.13.0 (CPU build)"
+	@$(BIN)/python -m pip install -q torch==2.13.0
+	@echo "setup: installing cnnlab with its dev and docs extras (pytest, ruff, keras, mkdocs)"
+	@$(BIN)/python -m pip install -q -e '.[dev,docs]'
+	@touch $(STAMP)
+	@echo "setup: done ($(VENV); reinstalled whenever pyproject.toml changes)"
 
 # Real Fashion-MNIST (Debian) and a headless browser for report tests, where apt and root allow.
 system-deps:
@@ -34,7 +39,11 @@ demo: setup system-deps
 lint: setup
 	$(BIN)/ruff check src tests bench
 
-test: setup system-deps lint
+# The docs site, built strictly: a broken link, a missing page or API name fails the build.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+test: setup system-deps lint docs
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 # Keras 3 on TensorFlow, the benchmarks' peer, in its own venv: never a dependency of cnnlab.
@@ -47,4 +56,4 @@ bench: setup system-deps
 	$(BIN)/python bench/time_to_accuracy.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache site

@@ -18,6 +18,8 @@ LABEL_MODES = ("fine", "coarse")
 
 @dataclass(frozen=True)
 class DatasetMeta:
+    """What a dataset is (shapes, classes, sizes), known without any data file."""
+
     name: str
     input_shape: tuple[int, int, int]  # (H, W, C), channels_last, as a model's input
     num_classes: int
@@ -27,6 +29,7 @@ class DatasetMeta:
 
 
 def known_names() -> list[str]:
+    """The names `load_dataset` accepts besides an image folder."""
     return list(registry.DATASETS)
 
 

@@ -71,6 +71,8 @@ def default_base_name(kind: str) -> str:
 
 @dataclasses.dataclass
 class Layer:
+    """One Keras layer call: class name, canonical arguments, Keras default name."""
+
     kind: str  # Keras class name, e.g. "Conv2D"
     args: dict[str, Any]  # canonical Keras arguments, defaults filled in
     name: str = ""  # Keras default name (conv2d, conv2d_1, ...) unless given
@@ -86,6 +88,8 @@ class Layer:
 
 @dataclasses.dataclass
 class ModelSpec:
+    """A model as Keras would build it: its name, layers and (H, W, C) input shape."""
+
     name: str
     layers: list[Layer]
     input_shape: tuple[int, ...] | None = None  # (H, W, C), channels_last; None: from data
