@@ -17,6 +17,21 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
+@pytest.fixture(scope="session")
+def _session_home(tmp_path_factory):
+    return tmp_path_factory.mktemp("cnnlab-home")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(_session_home, monkeypatch):
+    """Every test's cache (datasets, compiled kernels) is a temp folder, never the user's.
+
+    One folder for the session, so the C kernels compile once; tests that need an empty
+    cache set CNNLAB_HOME to their own tmp_path.
+    """
+    monkeypatch.setenv("CNNLAB_HOME", str(_session_home))
+
+
 @pytest.fixture
 def cli(capsys):
     """Run `cnnlab ARGS...` in this process: (exit code, stdout, stderr)."""

@@ -21,7 +21,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnlab.models.layers import Layer, ModelSpec
-from cnnlab.models.native.maxpool import max_pool2d
 from cnnlab.models.shapes import analyze, window_output
 
 
@@ -131,7 +130,7 @@ def conv_input(x: torch.Tensor, strides) -> torch.Tensor:
 
 def unit_stride_input(x: torch.Tensor, strides) -> torch.Tensor:
     """The input positions a 1x1 kernel with `strides` reads, x[:, :, ::sh, ::sw]: the
-    convolution over them with unit strides has the same result (see `_Conv.unit_strides`)."""
+    convolution over them with unit strides has the same result (see `ConvBlock.unit_strides`)."""
     return x[:, :, :: strides[0], :: strides[1]]
 
 
@@ -147,22 +146,27 @@ def _pad_same(x, hw, window, stride, value=0.0):
     return F.pad(x, pads, value=value) if any(pads) else x
 
 
-class _Block(nn.Module):
+def max_pool2d(x: torch.Tensor, window, strides, relu: bool = False) -> torch.Tensor:
+    """F.max_pool2d, then relu if asked (the relu moved after the pooling)."""
+    out = F.max_pool2d(x, window, strides)
+    return F.relu(out, inplace=True) if relu else out
+
+
+class Block(nn.Module):
     activation: str | None = None
 
     def extra_repr(self) -> str:
         return f"activation={self.activation}" if self.activation else ""
 
 
-class _Conv(_Block):
+class ConvBlock(Block):
     def __init__(self, layer: Layer, in_shape):
         super().__init__()
         a = layer.args
         self.hw, self.kernel, self.strides = in_shape[:2], a["kernel_size"], a["strides"]
         # a 1x1 kernel with strides runs with unit strides on the positions it reads
         # (`unit_stride_input`): oneDNN's AVX2 kernels compute its weight gradient wrong for
-        # some shapes. In a scan of 3,000 random shapes with oneDNN limited to AVX2, torch
-        # 2.13's (oneDNN 3.12) were wrong 12-20 times and oneDNN 3.2's 10-24 times.
+        # some shapes (docs/performance.md, kernel workarounds).
         self.unit_strides = tuple(self.kernel) == (1, 1) and tuple(self.strides) != (1, 1)
         self.same = a["padding"] == "same"
         self.activation = a["activation"]
@@ -178,13 +182,14 @@ class _Conv(_Block):
         return _activation(self.activation, out, inplace=True)  # conv's backward keeps its input
 
 
-class _Pool(_Block):
+class PoolBlock(Block):
     def __init__(self, layer: Layer, in_shape):
         super().__init__()
         a = layer.args
         self.hw, self.window, self.strides = in_shape[:2], a["pool_size"], a["strides"]
         self.same = a["padding"] == "same"
         self.average = layer.kind == "AveragePooling2D"
+        self.max_pool = max_pool2d  # the engine may put its kernel here (engine.use_kernels)
 
     def forward(self, x):  # (N, C, H, W)
         if self.average:
@@ -198,10 +203,10 @@ class _Pool(_Block):
         if self.same:
             x = _pad_same(x, self.hw, self.window, self.strides, value=float("-inf"))
         # the only activation a pool carries is the relu moved here from the Conv2D before it
-        return max_pool2d(x, self.window, self.strides, relu=self.activation == "relu")
+        return self.max_pool(x, self.window, self.strides, relu=self.activation == "relu")
 
 
-class _GlobalPool(_Block):
+class GlobalPoolBlock(Block):
     def __init__(self, layer: Layer, in_shape):
         super().__init__()
         self.average = layer.kind == "GlobalAveragePooling2D"
@@ -210,14 +215,14 @@ class _GlobalPool(_Block):
         return x.mean(dim=(2, 3)) if self.average else x.amax(dim=(2, 3))
 
 
-class _Flatten(_Block):
+class FlattenBlock(Block):
     def forward(self, x):  # Keras flattens channels_last: (N, C, H, W) -> (N, H*W*C)
         if x.dim() == 4:
             x = x.permute(0, 2, 3, 1)
         return x.flatten(1)  # also for a batch of 0 examples
 
 
-class _Dense(_Block):
+class DenseBlock(Block):
     def __init__(self, layer: Layer, in_shape):
         super().__init__()
         a = layer.args
@@ -232,7 +237,7 @@ class _Dense(_Block):
         return _activation(self.activation, self.linear(x))
 
 
-class _BatchNorm(_Block):
+class BatchNormBlock(Block):
     def __init__(self, layer: Layer, in_shape):
         super().__init__()
         a, c = layer.args, in_shape[-1]
@@ -244,7 +249,7 @@ class _BatchNorm(_Block):
         return self.bn(x)
 
 
-class _Dropout(_Block):
+class DropoutBlock(Block):
     def __init__(self, layer: Layer, in_shape):
         super().__init__()
         self.dropout = nn.Dropout(layer.args["rate"])
@@ -253,7 +258,7 @@ class _Dropout(_Block):
         return self.dropout(x)
 
 
-class _Activation(_Block):
+class ActivationBlock(Block):
     def __init__(self, layer: Layer, in_shape):
         super().__init__()
         self.activation = "relu" if layer.kind == "ReLU" else layer.args["activation"]
@@ -263,34 +268,34 @@ class _Activation(_Block):
 
 
 _BLOCKS = {
-    "Conv2D": _Conv,
-    "MaxPooling2D": _Pool,
-    "AveragePooling2D": _Pool,
-    "GlobalAveragePooling2D": _GlobalPool,
-    "GlobalMaxPooling2D": _GlobalPool,
-    "Flatten": lambda layer, shape: _Flatten(),
-    "Dense": _Dense,
-    "BatchNormalization": _BatchNorm,
-    "Dropout": _Dropout,
-    "Activation": _Activation,
-    "ReLU": _Activation,
+    "Conv2D": ConvBlock,
+    "MaxPooling2D": PoolBlock,
+    "AveragePooling2D": PoolBlock,
+    "GlobalAveragePooling2D": GlobalPoolBlock,
+    "GlobalMaxPooling2D": GlobalPoolBlock,
+    "Flatten": lambda layer, shape: FlattenBlock(),
+    "Dense": DenseBlock,
+    "BatchNormalization": BatchNormBlock,
+    "Dropout": DropoutBlock,
+    "Activation": ActivationBlock,
+    "ReLU": ActivationBlock,
 }
 
 
-def _block(layer: Layer, in_shape) -> _Block:
+def _block(layer: Layer, in_shape) -> Block:
     return _BLOCKS[layer.kind](layer, in_shape)
 
 
-def _relu_after_max_pool(blocks: list[_Block]) -> None:
+def _relu_after_max_pool(blocks: list[Block]) -> None:
     """Conv2D(activation='relu') then MaxPooling2D: apply the relu after the pooling.
 
     relu is monotonic, so max(relu(x)) == relu(max(x)) exactly; the relu then touches a
     quarter of the values (2x2 pools), which is a large share of a small model's step time.
     """
     for conv, pool in zip(blocks, blocks[1:]):
-        if isinstance(conv, _Conv) and conv.activation == "relu" and isinstance(pool, _Pool) and not pool.average:
+        if isinstance(conv, ConvBlock) and conv.activation == "relu" and isinstance(pool, PoolBlock) and not pool.average:
             conv.activation, pool.activation = None, "relu"
 
 
-def _ends_with_softmax(blocks: list[_Block]) -> bool:
-    return bool(blocks) and blocks[-1].activation == "softmax" and isinstance(blocks[-1], (_Dense, _Activation))
+def _ends_with_softmax(blocks: list[Block]) -> bool:
+    return bool(blocks) and blocks[-1].activation == "softmax" and isinstance(blocks[-1], (DenseBlock, ActivationBlock))

@@ -143,9 +143,9 @@ def _leave(finished: bool) -> None:
 
 def _train(world, model, dataset, settings, out, name, quiet, command):
     from cnnlab.models.build import build
-    from cnnlab.train import commands
+    from cnnlab.rundir import RunFolder
     from cnnlab.train.precision import choose, usable_cores
-    from cnnlab.train.runs import RunFolder
+    from cnnlab.train.run import default_run_name, run_config, train_and_finish
     from cnnlab.train.session import open_dataset, prepare_data, resolve_model
 
     # everything is checked, identically in every process, before any process talks or writes
@@ -168,14 +168,14 @@ def _train(world, model, dataset, settings, out, name, quiet, command):
 
     run, problem = None, None
     try:
-        run = RunFolder.create(out, name or commands._default_name(out, spec.name, data.name))
+        run = RunFolder.create(out, name or default_run_name(out, spec.name, data.name))
     except CnnlabError as e:
         problem = str(e)
     dist.broadcast_object_list([problem])  # the others learn whether to go on
     if problem:
         raise DistributedError(problem)
-    config = commands._run_config(model if isinstance(model, str) else spec.name, command, spec, data,
-                                  splits, settings, trainer)
+    config = run_config(model if isinstance(model, str) else spec.name, command, spec, data,
+                        splits, settings, trainer)
     config["distributed"] = {
         "world_size": world.size, "processes_per_machine": world.local_size, "backend": backend,
         "batch_per_process": settings.batch_size // world.size,
@@ -183,7 +183,7 @@ def _train(world, model, dataset, settings, out, name, quiet, command):
     run.write_config(config)
     print(f"Distributed: {world.size} processes ({backend}), {settings.batch_size // world.size} examples "
           f"each per step of the global batch {settings.batch_size}", flush=True)
-    code = commands._train_and_finish(run, config, trainer, splits, settings, [], None, quiet)
+    code = train_and_finish(run, config, trainer, splits, settings, [], None, quiet)
     return code, run.path
 
 
@@ -208,10 +208,8 @@ def _follow(trainer: DistributedTrainer, splits, settings: TrainSettings) -> int
 class DistributedTrainer(Trainer):
     """A Trainer whose epochs train this process's shard of each global batch under DDP."""
 
-    allow_direct = False  # DDP's gradient hooks need autograd
-
     def __init__(self, net, placement, optimizer: str, lr: float, world: World, classes: int):
-        super().__init__(net, placement, optimizer, lr)
+        super().__init__(net, placement, optimizer, lr, step="autograd")  # DDP's hooks need autograd
         self.world = world
         self.classes = classes
         device_ids = [torch.cuda.current_device()] if placement.device == "cuda" else None

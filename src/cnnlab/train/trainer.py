@@ -5,8 +5,8 @@ Python overhead per step counts as much as the arithmetic:
 - each batch's uint8 images are gathered from the shuffled order as the batch starts (one
   shuffled copy of all images per epoch cost more: its fresh memory is page-faulted in);
 - a batch is scaled to float and handed over channels_last (NHWC memory seen as NCHW);
-- the lesson's layers train through `DirectStep` (direct.py), without autograd; other models
-  through autograd and autocast;
+- the lesson's layers train through the engine's `DirectStep` (engine/direct.py), without
+  autograd; other models through autograd and autocast;
 - loss and accuracy accumulate as tensors; they are read (a sync) only when the progress
   display refreshes, about ten times a second;
 - subnormal floats are flushed to zero during the epoch (`flush_denormals`).
@@ -23,9 +23,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cnnlab.models.native import fpenv, pixels
+from cnnlab import engine
 from cnnlab.train.data import epoch_order, steps_per_epoch
-from cnnlab.train.direct import DirectStep
+from cnnlab.train.metrics import logit_scores
 from cnnlab.train.optimizers import make_optimizer
 from cnnlab.train.precision import Placement
 
@@ -54,18 +54,17 @@ class EpochState:
 def flush_denormals() -> Iterator[None]:
     """Subnormal floats (below 1.2e-38) count as zero while training, as in TensorFlow's CPU threads.
 
-    Adam's first moments of units whose gradient stays zero decay into subnormals (3,682 of
-    36,138 after 3 Fashion-MNIST epochs of the lesson model), which CPUs handle in microcode;
-    the speed effect measured here was small (1-5%), the losses equal to 4 digits.
-    The setting is per thread: it is made on this thread and on torch's OpenMP workers
-    (models/native/fpenv.c; this thread only where that is not built), and undone afterwards.
+    Adam's first moments of units whose gradient stays zero decay into subnormals, which CPUs
+    handle in microcode. The setting is per thread: it is made on this thread and on torch's
+    OpenMP workers (engine/native/fpenv.c; this thread only where that is not built), and
+    undone afterwards.
     """
-    flushing = fpenv.set_flush_denormal(True)  # False where the CPU cannot
+    flushing = engine.set_flush_denormal(True)  # False where the CPU cannot
     try:
         yield
     finally:
         if flushing:
-            fpenv.set_flush_denormal(False)
+            engine.set_flush_denormal(False)
 
 
 def dropout_seed(seed: int, epoch: int) -> int:
@@ -73,34 +72,47 @@ def dropout_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([seed, epoch, 7]).generate_state(1)[0])
 
 
-class Trainer:
-    allow_direct = True  # False: always autograd (subclasses that wrap the module, tests)
+STEPS = ("auto", "autograd", "layers", "torch-ops")
 
+
+class Trainer:
     def __init__(
-        self, net: torch.nn.Module, placement: Placement, optimizer: str | None = None, lr: float = 0.0
+        self, net: torch.nn.Module, placement: Placement, optimizer: str | None = None, lr: float = 0.0,
+        *, step: str = "auto",
     ):
-        """`optimizer` None: for evaluation and prediction only."""
+        """`optimizer` None: for evaluation and prediction only.
+
+        `step`: "auto" trains through the engine's DirectStep where the model allows it;
+        "autograd" always through autograd; "layers" and "torch-ops" force the DirectStep's
+        layer-by-layer path (no step program), the latter with torch's operators for every
+        layer (see engine/direct.py).
+        """
+        assert step in STEPS, step
         self.placement = placement
         self.net = net.to(placement.device, memory_format=torch.channels_last)
+        engine.use_kernels(self.net)
         self.optimizer = (
             make_optimizer(optimizer, self.net.parameters(), lr, placement.device) if optimizer else None
         )
         # forward and backward without autograd where the model allows it (autograd's results,
         # to the bit with torch's operators, up to rounding with the oneDNN primitives)
-        self.step_kind = self._direct_reason()
-        self.direct = DirectStep(self.net, placement.precision) if self.step_kind == "direct" else None
+        self.step_kind = self._direct_reason(step)
+        self.direct = None
+        if self.step_kind == "direct":
+            self.direct = engine.DirectStep(self.net, placement.precision, programs=step == "auto",
+                                            native=step != "torch-ops")
         self.stop_requested = False  # set from a signal handler; checked after every step
 
     # --- one batch ----------------------------------------------------------------
     def _to_input(self, x_u8: torch.Tensor) -> torch.Tensor:
         """(B, H, W, C) uint8 -> (B, C, H, W) float in [0, 1], channels_last memory."""
-        return pixels.to_input(x_u8.to(self.placement.device, non_blocking=True), torch.float32)
+        return engine.to_input(x_u8.to(self.placement.device, non_blocking=True), torch.float32)
 
-    def _direct_reason(self) -> str:
+    def _direct_reason(self, step: str) -> str:
         """'direct' or 'autograd (why not direct)', for run records."""
-        if self.optimizer is None or not self.allow_direct:
+        if self.optimizer is None or step == "autograd":
             return "autograd"
-        reason = DirectStep.unsupported(self.net, self.placement.device, self.placement.precision)
+        reason = engine.DirectStep.unsupported(self.net, self.placement.device, self.placement.precision)
         return f"autograd ({reason})" if reason else "direct"
 
     def _train_step(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -187,7 +199,4 @@ class Trainer:
 
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float, torch.Tensor]:
         """(mean loss, accuracy, predicted labels) over all of x."""
-        logits = self.logits(x)
-        loss = F.cross_entropy(logits, y, reduction="sum").item() / len(y)
-        predicted = logits.argmax(dim=1)
-        return loss, (predicted == y).double().mean().item(), predicted
+        return logit_scores(self.logits(x), y)

@@ -12,7 +12,7 @@ import ctypes
 
 import torch
 
-from cnnlab.models.native import compiler
+from cnnlab.engine.native import compiler
 
 
 def set_flush_denormal(on: bool) -> bool:

@@ -11,7 +11,7 @@ import ctypes
 
 import torch
 
-from cnnlab.models.native import compiler
+from cnnlab.engine.native import compiler
 
 SCALE = 1.0 / 255.0
 _KERNELS = {torch.float32: "pixels_to_f32", torch.bfloat16: "pixels_to_bf16"}

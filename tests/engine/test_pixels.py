@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from cnnlab.models.native import pixels
+from cnnlab.engine.native import pixels
 
 
 def torch_input(x_u8, dtype):

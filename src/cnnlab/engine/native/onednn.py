@@ -22,7 +22,7 @@ from functools import cache
 
 import torch
 
-from cnnlab.models.native import compiler
+from cnnlab.engine.native import compiler
 
 _DTYPES = {torch.float32: 0, torch.bfloat16: 1}
 _CACHED_SHAPES = 32

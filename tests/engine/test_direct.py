@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
+from cnnlab.engine.direct import DirectStep
 from cnnlab.models.build import build
 from cnnlab.models.layers import make_layer, new_spec
 from cnnlab.models.presets import PRESETS
-from cnnlab.train.direct import DirectStep
 from cnnlab.train.precision import cpu_has_bf16
 from cnnlab.train.trainer import EpochState, Trainer
 
@@ -52,14 +52,10 @@ def train_steps(spec, precision, step: str, steps=6, batch=8):
     x = torch.from_numpy(rng.integers(0, 256, (steps * batch, 20, 20, 3), dtype=np.uint8))
     y = torch.from_numpy(rng.integers(0, 5, steps * batch))
     torch.manual_seed(0)
-    trainer = Trainer(build(spec), _placement(precision), "adam", 1e-2)
-    if step == "autograd":
-        trainer.direct = None
-    elif step == "direct, torch ops":
-        for stage in trainer.direct.stages:
-            stage.plain = False  # the oneDNN primitives are compared in test_native_onednn.py
-    elif step == "direct, layer by layer":
-        trainer.direct.use_programs = False
+    # the oneDNN primitives themselves are compared with torch in test_onednn.py
+    mode = {"autograd": "autograd", "direct": "auto", "direct, layer by layer": "layers",
+            "direct, torch ops": "torch-ops"}[step]
+    trainer = Trainer(build(spec), _placement(precision), "adam", 1e-2, step=mode)
     state = EpochState(0)
     trainer.train_epoch(x, y, state, batch, seed=3)
     return trainer, state
@@ -105,8 +101,8 @@ def test_a_weight_given_new_memory_trains_as_one_changed_in_place(precision, use
     y = torch.arange(16) % 5
     results = []
     for new_memory in (False, True):
-        trainer, _ = train_steps(MODELS["cifar_model"](), precision, "direct", steps=1)
-        trainer.direct.use_programs = use_programs
+        step = "direct" if use_programs else "direct, layer by layer"
+        trainer, _ = train_steps(MODELS["cifar_model"](), precision, step, steps=1)
         weight = next(trainer.net.parameters())
         if new_memory:
             weight.data = torch.full_like(weight, 0.01)
@@ -157,8 +153,8 @@ def test_evaluation_only_trainers_have_no_training_step():
 
 
 def test_the_lesson_model_trains_with_the_onednn_primitives_in_one_step_program_where_installed():
-    from cnnlab.models.native import onednn
-    from cnnlab.models.native import step as native_step
+    from cnnlab.engine.native import onednn
+    from cnnlab.engine.native import step as native_step
 
     trainer, _ = train_steps(MODELS["cifar_model"](), "fp32", "direct", steps=1)
     installed = onednn._library() is not None
@@ -212,8 +208,8 @@ PROGRAM_MODELS = {
 @pytest.mark.parametrize("model", PROGRAM_MODELS)
 def test_the_step_program_computes_what_the_layer_by_layer_step_does(model, precision):
     """Same kernels, so the same numbers, up to the rounding of the loss's exp and log."""
-    from cnnlab.models.native import onednn
-    from cnnlab.models.native import step as native_step
+    from cnnlab.engine.native import onednn
+    from cnnlab.engine.native import step as native_step
 
     if not native_step.available() or not onednn.dtype_works(getattr(torch, {"fp32": "float32"}.get(precision, "bfloat16"))):
         pytest.skip("no step programs here")
@@ -237,7 +233,7 @@ def test_the_step_program_computes_what_the_layer_by_layer_step_does(model, prec
      "layer max_pooling2d: overlapping pooling windows"),
 ])
 def test_models_a_step_program_cannot_hold_train_layer_by_layer_and_say_why(layers, reason):
-    from cnnlab.models.native import step as native_step
+    from cnnlab.engine.native import step as native_step
 
     if not native_step.available():
         pytest.skip("no step programs here")
@@ -263,7 +259,7 @@ def test_training_flushes_subnormal_floats_to_zero_and_then_stops():
 
 
 def test_without_onednn_kernels_for_the_dtype_the_step_runs_torchs_operators(monkeypatch):
-    from cnnlab.models.native import onednn
+    from cnnlab.engine.native import onednn
 
     monkeypatch.setattr(onednn, "dtype_works", lambda dtype: False)
     trainer, state = train_steps(MODELS["cifar_model"](), "fp32", "direct", steps=2)

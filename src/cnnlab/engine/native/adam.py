@@ -16,7 +16,7 @@ from functools import cache
 
 import torch
 
-from cnnlab.models.native import compiler
+from cnnlab.engine.native import compiler
 
 # torch's CPU capability -> where its kernel's tail starts: after the last whole 8 floats
 # (AVX512: 16-float vectors, then a remainder loop the compiler vectorised 8 wide), as

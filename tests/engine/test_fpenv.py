@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from cnnlab.models.native import fpenv
+from cnnlab.engine.native import fpenv
 from cnnlab.train.trainer import flush_denormals
 
 pytestmark = pytest.mark.skipif(fpenv._library() is None, reason="no C compiler")

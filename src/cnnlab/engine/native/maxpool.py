@@ -18,7 +18,7 @@ import ctypes
 import torch
 import torch.nn.functional as F
 
-from cnnlab.models.native import compiler
+from cnnlab.engine.native import compiler
 
 _SUFFIX = {torch.float32: "f32", torch.bfloat16: "bf16"}
 _MAX_WINDOW = 254  # argmax is one byte; 255 marks "zeroed by the relu"

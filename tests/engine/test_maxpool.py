@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cnnlab.models.native import compiler, maxpool
+from cnnlab.engine.native import compiler, maxpool
 
 needs_kernel = pytest.mark.skipif(maxpool._library() is None, reason="no C compiler here")
 

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cnnlab.models.native import step
+from cnnlab.engine.native import step
 
 pytestmark = pytest.mark.skipif(not step.available(), reason="no C compiler or oneDNN")
 DTYPES = [torch.float32, torch.bfloat16]

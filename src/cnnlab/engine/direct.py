@@ -9,11 +9,11 @@ call and every weight gradient back, and gradients are accumulated one parameter
 - with torch's operators (no oneDNN or C compiler): the aten operators autograd calls, in
   the same order, precision and memory layout, so losses and gradients are bit for bit
   autograd's (tests/train/test_direct.py trains both ways and compares the weights);
-- layer by layer with oneDNN primitives created once per shape (models/native/onednn.py),
+- layer by layer with oneDNN primitives created once per shape (engine/native/onednn.py),
   which torch's operators set up again on every call, and the pool kernel, each kept with
-  its buffers per input shape (direct_layers.py); they match torch's up to a rounding step in
+  its buffers per input shape (stages.py); they match torch's up to a rounding step in
   bf16 (tests/models/test_native_onednn.py);
-- as a step program (models/native/step.py): the same kernels, listed once per batch shape
+- as a step program (engine/native/step.py): the same kernels, listed once per batch shape
   and run in one C call a step, with activations, padding, bias gradients, the loss,
   dropout's mask (drawn by torch) and the bf16 weight copies done in C. Used where every
   layer can be part of one (not with overlapping pooling windows, a 1x1 convolution with
@@ -34,10 +34,10 @@ from functools import cache
 
 import torch
 
-from cnnlab.models import build as keras_layers
-from cnnlab.models.native import onednn, pixels
-from cnnlab.models.native import step as native_step
-from cnnlab.train.direct_layers import Flatten, block_unsupported, make_stage, remember
+from cnnlab.engine.native import onednn, pixels
+from cnnlab.engine.native import step as native_step
+from cnnlab.engine.stages import Flatten, block_unsupported, make_stage, remember
+from cnnlab.models import build
 
 aten = torch.ops.aten
 _MEAN = 1  # torch's Reduction::Mean
@@ -54,7 +54,7 @@ class DirectStep:
             return f"written for the CPU, not {device}"
         if precision not in ("fp32", "bf16"):
             return f"precision {precision}"
-        if not isinstance(net, keras_layers.KerasNet):
+        if not isinstance(net, build.KerasNet):
             return "not a cnnlab model"
         if not all(p.requires_grad for p in net.parameters()):
             return "frozen parameters"
@@ -64,17 +64,19 @@ class DirectStep:
                 return f"layer {name}: {reason}"
         return None
 
-    def __init__(self, net: torch.nn.Module, precision: str):
+    def __init__(self, net: torch.nn.Module, precision: str, *, programs: bool = True, native: bool = True):
+        """`programs` False: always layer by layer; `native` False: torch's operators, no oneDNN."""
         reason = self.unsupported(net, "cpu", precision)
         if reason:
             raise ValueError(f"DirectStep cannot train this model: {reason}")
         self.stages, self.layer_names = [], list(net.layer_names)
         for block in net.blocks:  # the first Conv2D or Dense needs no input gradient
-            self.stages.append(make_stage(block, first=not any(stage.params for stage in self.stages)))
+            first = not any(stage.params for stage in self.stages)
+            self.stages.append(make_stage(block, first=first, native=native))
         self.params = [p for stage in self.stages for p in stage.params]
         self.dtype = torch.bfloat16 if precision == "bf16" else torch.float32
         self.programs: dict = {}  # images' shape -> step Program, or None where there is none
-        self.use_programs = True  # False: the layer by layer step below (tests)
+        self.use_programs = programs and native
         self._use_weights_where_they_are()
         # autocast casts to bf16 at the first Conv2D or Dense: layers before it run in fp32
         self.cast_at = next((i for i, stage in enumerate(self.stages) if stage.params), 0)
@@ -124,7 +126,7 @@ class DirectStep:
         return None
 
     def _program(self, x_u8: torch.Tensor, y: torch.Tensor):
-        """The step `Program` for this batch shape (models/native/step.py), or None."""
+        """The step `Program` for this batch shape (engine/native/step.py), or None."""
         plain_input = x_u8.dtype == torch.uint8 and x_u8.is_contiguous() and x_u8.device.type == "cpu"
         plain_labels = y.dtype == torch.int64 and y.is_contiguous() and y.device.type == "cpu" and y.dim() == 1
         if not (self.use_programs and plain_input and plain_labels and len(y) == len(x_u8)):

@@ -5,7 +5,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cnnlab.models.native import adam
+from cnnlab.engine.native import adam
 
 
 def _state(params):

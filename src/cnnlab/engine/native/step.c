@@ -1,6 +1,6 @@
 /* A training step's forward and backward pass as one list of operations, run in one call.
  *
- * The direct training step (train/direct.py) calls about 30 kernels and torch operators a
+ * The direct training step (engine/direct.py) calls about 30 kernels and torch operators a
  * step; at batch 32 the Python between them took a fifth of the step. step.py turns the same
  * step into a list of operations over fixed buffers: calls into the other kernels (onednn.c's
  * convolutions and products, maxpool.c, pixels.c, passed in as function pointers), and the

@@ -4,7 +4,8 @@ import copy
 
 import torch
 
-from cnnlab.train.optimizers import LeanAdam, make_optimizer
+from cnnlab.engine.lean_adam import LeanAdam
+from cnnlab.train.optimizers import make_optimizer
 
 
 def _net():
@@ -29,7 +30,7 @@ def test_lean_adam_equals_torch_adam_bit_for_bit():
     _train(a, lean, 20)
     _train(b, reference, 20)
     assert lean._state_lists is not None  # the short step was taken
-    assert lean._native is not None  # in one C call (models/native/adam.py)
+    assert lean._native is not None  # in one C call (engine/native/adam.py)
     for p, q in zip(a.parameters(), b.parameters()):
         assert torch.equal(p, q)
     for s, t in zip(lean.state.values(), reference.state.values()):
@@ -61,7 +62,7 @@ def test_a_parameter_without_gradient_takes_torchs_step():
 
 
 def test_without_the_c_update_torchs_fused_kernel_gives_the_same_bits(monkeypatch):
-    from cnnlab.models.native import adam
+    from cnnlab.engine.native import adam
 
     a, b = _net(), _net()
     with_c = make_optimizer("adam", a.parameters(), 1e-2, "cpu")

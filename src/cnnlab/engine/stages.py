@@ -4,15 +4,15 @@ written out, layer by layer or as part of a step program.
 Each layer class has `forward`/`backward`, which call the aten operators autograd would (or
 the oneDNN primitives and the pool kernel, kept per input shape with their buffers), and
 `emit`/`emit_backward`, which add the same work to a step `Program`
-(models/native/step.py) instead, or return None where the layer cannot be part of one.
+(engine/native/step.py) instead, or return None where the layer cannot be part of one.
 """
 
 from __future__ import annotations
 
 import torch
 
-from cnnlab.models import build as keras_layers
-from cnnlab.models.native import maxpool, onednn
+from cnnlab.engine.native import maxpool, onednn
+from cnnlab.models import build
 
 aten = torch.ops.aten
 ACTIVATIONS = (None, "relu", "sigmoid", "tanh")
@@ -40,7 +40,7 @@ def _activation_backward(name: str | None, grad: torch.Tensor, out: torch.Tensor
 
 def _pads(block, window) -> list[int] | None:
     """F.pad's amounts for a 'same' Conv2D or pooling block; None where nothing is padded."""
-    pads = keras_layers.same_pads(block.hw, window, block.strides) if block.same else (0, 0, 0, 0)
+    pads = build.same_pads(block.hw, window, block.strides) if block.same else (0, 0, 0, 0)
     return list(pads) if any(pads) else None
 
 
@@ -74,17 +74,17 @@ _KEPT_SHAPES = 4
 
 
 class _Conv:
-    def __init__(self, block, first: bool):
+    def __init__(self, block, first: bool, native: bool):
         conv = block.conv
         self.params = [conv.weight] + ([conv.bias] if conv.bias is not None else [])
         # a 1x1 kernel with strides runs with unit strides on the positions it reads, as the
-        # model's forward does (build._Conv.unit_strides says why)
+        # model's forward does (build.ConvBlock.unit_strides says why)
         self.strides = tuple(conv.stride)
         self.subsample = block.unit_strides
         strides = [1, 1] if self.subsample else list(conv.stride)
         self.args = (strides, list(conv.padding), list(conv.dilation), False, [0, 0], conv.groups)
-        # oneDNN primitives (models/native/onednn.py) cover what Keras's Conv2D builds here
-        self.plain = conv.padding == (0, 0) and conv.dilation == (1, 1) and conv.groups == 1
+        # oneDNN primitives (engine/native/onednn.py) cover what Keras's Conv2D builds here
+        self.plain = native and conv.padding == (0, 0) and conv.dilation == (1, 1) and conv.groups == 1
         self.bias_sizes = [conv.out_channels] if conv.bias is not None else None
         self.pads = _pads(block, block.kernel)
         self.activation = block.activation
@@ -105,10 +105,10 @@ class _Conv:
             x = aten.constant_pad_nd(x, self.pads, 0.0)
         if self.subsample:
             self.full_shape = x.shape
-            x = keras_layers.unit_stride_input(x, self.strides)
+            x = build.unit_stride_input(x, self.strides)
         self.call = self._native(x, weight)
         if self.call is None:
-            x = keras_layers.conv_input(x, self.args[0])
+            x = build.conv_input(x, self.args[0])
             out = aten.convolution(x, weight, bias, *self.args)
         else:
             x, weight = _channels_last(x), _channels_last(weight)
@@ -255,12 +255,12 @@ class Flatten:
 
 
 class _Dense:
-    def __init__(self, block, first: bool):
+    def __init__(self, block, first: bool, native: bool):
         linear = block.linear
         self.params = [linear.weight] + ([linear.bias] if linear.bias is not None else [])
         self.activation = block.activation
         self.input_grad = not first
-        self.plain = True  # False: torch's operators (tests)
+        self.plain = native  # False: torch's operators
         self.calls: dict = {}  # (product, shapes, layouts, dtype) -> onednn.MatMul
 
     def _matmul(self, name: str, a, b, bias=None):
@@ -404,24 +404,25 @@ def block_unsupported(block) -> str | None:
         return type(block).__name__.strip("_")
     if block.activation not in ACTIVATIONS:
         return f"activation {block.activation!r}"
-    if isinstance(block, keras_layers._Pool) and block.average:
+    if isinstance(block, build.PoolBlock) and block.average:
         return "average pooling"
-    if isinstance(block, keras_layers._Dropout) and not 0 <= block.dropout.p < 1:
+    if isinstance(block, build.DropoutBlock) and not 0 <= block.dropout.p < 1:
         return f"dropout rate {block.dropout.p}"
-    if isinstance(block, keras_layers._Dense) and block.on_grid:
+    if isinstance(block, build.DenseBlock) and block.on_grid:
         return "Dense on 4-D input"
     return None
 
 
 _STAGES = {
-    keras_layers._Conv: lambda block, first: _Conv(block, first),
-    keras_layers._Pool: lambda block, first: _MaxPool(block),
-    keras_layers._Flatten: lambda block, first: Flatten(),
-    keras_layers._Dense: lambda block, first: _Dense(block, first),
-    keras_layers._Dropout: lambda block, first: _Dropout(block),
-    keras_layers._Activation: lambda block, first: _Activation(block),
+    build.ConvBlock: lambda block, first, native: _Conv(block, first, native),
+    build.PoolBlock: lambda block, first, native: _MaxPool(block),
+    build.FlattenBlock: lambda block, first, native: Flatten(),
+    build.DenseBlock: lambda block, first, native: _Dense(block, first, native),
+    build.DropoutBlock: lambda block, first, native: _Dropout(block),
+    build.ActivationBlock: lambda block, first, native: _Activation(block),
 }
 
 
-def make_stage(block, first: bool):
-    return _STAGES[type(block)](block, first)
+def make_stage(block, first: bool, native: bool = True):
+    """The stage that trains `block`; `native` False: torch's operators instead of oneDNN's."""
+    return _STAGES[type(block)](block, first, native)

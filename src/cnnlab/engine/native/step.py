@@ -1,6 +1,6 @@
 """A training step as one list of operations over fixed buffers, run in one C call (step.c).
 
-The direct training step (train/direct.py) builds a `Program` once per batch shape: each
+The direct training step (engine/direct.py) builds a `Program` once per batch shape: each
 layer adds its forward and backward operations, which point at the buffers of its oneDNN
 primitives and pool kernel and at the model's weights and gradients. A step is then one call
 that runs them all, instead of about 30 calls from Python, each with its own overhead.
@@ -19,7 +19,7 @@ import ctypes
 
 import torch
 
-from cnnlab.models.native import compiler, onednn
+from cnnlab.engine.native import compiler, onednn
 
 (PIXELS, CONV_FORWARD, CONV_BACKWARD, MATMUL, POOL_FORWARD, POOL_BACKWARD,
  ACTIVATE, ACTIVATE_BACKWARD, COLUMN_SUM, CAST, LOSS, MULTIPLY, PAD, CROP) = range(14)
@@ -41,7 +41,7 @@ def available() -> bool:
 
 def unavailable_reason() -> str | None:
     """Why there are no step programs here (a C kernel they call is unavailable), or None."""
-    from cnnlab.models.native import maxpool, pixels
+    from cnnlab.engine.native import maxpool, pixels
 
     for name, library in (("step", _library), ("onednn", onednn._library), ("maxpool", maxpool._library),
                           ("pixels", pixels._library)):
@@ -86,7 +86,7 @@ class Program:
     # --- operations -----------------------------------------------------------------
     def pixels(self, out: torch.Tensor, scale: float) -> None:
         """The step's uint8 images, scaled, into `out` (float32 or bfloat16, same element count)."""
-        from cnnlab.models.native import pixels
+        from cnnlab.engine.native import pixels
 
         kernel = getattr(pixels._library(), pixels._KERNELS[out.dtype])
         self._add(PIXELS, out, fn=_address(kernel), n=out.numel(), scale=scale)
