@@ -157,7 +157,7 @@ def test_the_lesson_model_trains_with_the_onednn_primitives_in_one_step_program_
     from cnnlab.engine.native import step as native_step
 
     trainer, _ = train_steps(MODELS["cifar_model"](), "fp32", "direct", steps=1)
-    installed = onednn._library() is not None
+    installed = onednn.library() is not None
     convs = [stage for stage in trainer.direct.stages if type(stage).__name__ == "_Conv"]
     dense = [stage for stage in trainer.direct.stages if type(stage).__name__ == "_Dense"]
     assert len(convs) == 3 and len(dense) == 2

@@ -6,7 +6,7 @@ import torch
 from cnnlab.engine.native import fpenv
 from cnnlab.train.trainer import flush_denormals
 
-pytestmark = pytest.mark.skipif(fpenv._library() is None, reason="no C compiler")
+pytestmark = pytest.mark.skipif(fpenv.library() is None, reason="no C compiler")
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from cnnlab.engine.native import compiler, maxpool
 
-needs_kernel = pytest.mark.skipif(maxpool._library() is None, reason="no C compiler here")
+needs_kernel = pytest.mark.skipif(maxpool.library() is None, reason="no C compiler here")
 
 
 @st.composite

@@ -9,7 +9,7 @@ from cnnlab.engine.native import compiler, onednn
 from cnnlab.train.precision import cpu_has_bf16
 
 aten = torch.ops.aten
-pytestmark = pytest.mark.skipif(onednn._library() is None, reason=f"no oneDNN kernel: {onednn.status()}")
+pytestmark = pytest.mark.skipif(onednn.library() is None, reason=f"no oneDNN kernel: {onednn.status()}")
 DTYPES = [torch.float32] + ([torch.bfloat16] if cpu_has_bf16() and onednn.dtype_works(torch.bfloat16) else [])
 
 

@@ -37,7 +37,7 @@ def _width() -> int | None:
     return _WIDTHS.get(torch.backends.cpu.get_cpu_capability())
 
 
-def _library():
+def library():
     i64, ptr, f64 = ctypes.c_int64, ctypes.c_void_p, ctypes.c_double
     signature = ([i64] + [ptr] * 6 + [f64] * 4 + [i64], ctypes.c_int)
     return compiler.bound("adam", {"adam_step": signature})
@@ -66,7 +66,7 @@ class Update:
         if [p.data_ptr() for p in self.params] != self.addresses:  # a parameter got new storage
             return False
         params, exp_avgs, exp_avg_sqs, steps = self.fixed
-        code = _library().adam_step(len(self.params), params, self.grad_pointers, exp_avgs, exp_avg_sqs, steps,
+        code = library().adam_step(len(self.params), params, self.grad_pointers, exp_avgs, exp_avg_sqs, steps,
                                     self.sizes, lr, beta1, beta2, eps, _width())
         if code != 0:
             raise MemoryError("adam_step could not allocate its tables")
@@ -92,7 +92,7 @@ def _pointers(tensors) -> ctypes.Array:
 
 
 def _unavailable_reason() -> str | None:
-    if _library() is None:
+    if library() is None:
         return compiler.unavailable_reason("adam")
     if _width() is None:
         return f"CPU capability {torch.backends.cpu.get_cpu_capability()} not measured"

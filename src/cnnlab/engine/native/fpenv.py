@@ -17,11 +17,11 @@ from cnnlab.engine.native import compiler
 
 def set_flush_denormal(on: bool) -> bool:
     """Flush (or stop flushing) subnormals on this thread and torch's workers; False if impossible."""
-    lib = _library()
+    lib = library()
     if lib is not None and lib.set_flush_denormal(int(on)):
         return True
     return torch.set_flush_denormal(on)
 
 
-def _library():
+def library():
     return compiler.bound("fpenv", {"set_flush_denormal": ([ctypes.c_int], ctypes.c_int)})

@@ -34,12 +34,12 @@ def max_pool2d(x: torch.Tensor, window: tuple[int, int], strides: tuple[int, int
 
 def kernel_status() -> str:
     """'C kernel' or why torch's operator is used, for run records."""
-    if _library() is not None:
+    if library() is not None:
         return "C kernel"
     return f"torch ({compiler.unavailable_reason('maxpool')})"
 
 
-def _library():
+def library():
     i64, ptr = ctypes.c_int64, ctypes.c_void_p
     signatures = {}
     for suffix in _SUFFIX.values():
@@ -61,7 +61,7 @@ def kernel_applies(x: torch.Tensor, window, strides) -> bool:
         return False
     if window_unsupported(window, strides) or x.shape[2] < window[0] or x.shape[3] < window[1]:
         return False
-    return _library() is not None
+    return library() is not None
 
 
 class Pool:
@@ -77,19 +77,19 @@ class Pool:
         self.grad_x = None  # made by the first backward: evaluation never needs it
         self.x_shape = x_shape
         self.geometry = (n, h, w, c, kh, kw, sh, sw, oh, ow)
-        lib = _library()
-        self._forward = getattr(lib, f"maxpool_forward_{_SUFFIX[dtype]}")
-        self._backward = getattr(lib, f"maxpool_backward_{_SUFFIX[dtype]}")
+        lib = library()
+        self.forward_kernel = getattr(lib, f"maxpool_forward_{_SUFFIX[dtype]}")
+        self.backward_kernel = getattr(lib, f"maxpool_backward_{_SUFFIX[dtype]}")
         self.relu = int(relu)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self._forward(x.data_ptr(), self.out.data_ptr(), self.argmax.data_ptr(), *self.geometry, self.relu)
+        self.forward_kernel(x.data_ptr(), self.out.data_ptr(), self.argmax.data_ptr(), *self.geometry, self.relu)
         return self.out
 
     def backward(self, grad: torch.Tensor) -> torch.Tensor:
         """The input gradient for the output gradient `grad` (channels_last, this dtype)."""
         grad_x = self.gradient_buffer()
-        self._backward(grad.data_ptr(), self.argmax.data_ptr(), grad_x.data_ptr(), *self.geometry)
+        self.backward_kernel(grad.data_ptr(), self.argmax.data_ptr(), grad_x.data_ptr(), *self.geometry)
         return grad_x
 
     def gradient_buffer(self) -> torch.Tensor:

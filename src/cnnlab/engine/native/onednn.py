@@ -28,7 +28,7 @@ _DTYPES = {torch.float32: 0, torch.bfloat16: 1}
 _CACHED_SHAPES = 32
 # one call at a time: the shim's stream, a primitive's scratchpad and the handle cache serve
 # one caller (ctypes releases the GIL, so two Python threads training at once would share them)
-_running = threading.Lock()
+running = threading.Lock()
 
 
 def applies(*tensors: torch.Tensor) -> bool:
@@ -37,7 +37,7 @@ def applies(*tensors: torch.Tensor) -> bool:
     return (
         first.device.type == "cpu" and first.dtype in _DTYPES
         and all(t.dtype == first.dtype and t.device == first.device for t in tensors)
-        and _library() is not None and dtype_works(first.dtype)
+        and library() is not None and dtype_works(first.dtype)
     )
 
 
@@ -47,10 +47,10 @@ def dtype_works(dtype: torch.dtype) -> bool:
 
     bf16 needs AVX512-BF16 or AMX in oneDNN 3.2 (cnnlab picks bf16 only on such CPUs, but
     ONEDNN_MAX_CPU_ISA can hide them); where it has none, torch's operators run instead."""
-    lib = _library()
+    lib = library()
     if lib is None:
         return False
-    with _running:
+    with running:
         conv = lib.conv_create(_DTYPES[dtype], 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
         product = lib.matmul_create(_DTYPES[dtype], 1, 1, 1, 0, 0, 1)
         for pointer, destroy in ((conv, lib.conv_destroy), (product, lib.matmul_destroy)):
@@ -61,7 +61,7 @@ def dtype_works(dtype: torch.dtype) -> bool:
 
 def status() -> str:
     """'oneDNN 3.2.0' or why torch's operator is used, for run records."""
-    lib = _library()
+    lib = library()
     if lib is None:
         return f"torch ({compiler.unavailable_reason('onednn')})"
     version = lib.dnnl_version().contents
@@ -80,7 +80,7 @@ class Convolution:
     def __init__(self, x_shape, weight_shape, dtype, with_bias: bool, stride, input_grad: bool = True):
         (n, c, h, w), (o, _, kh, kw), (sh, sw) = x_shape, weight_shape, stride
         oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
-        lib = self.lib = _library()
+        lib = self.lib = library()
 
         def create():
             return lib.conv_create(_DTYPES[dtype], n, c, h, w, o, kh, kw, sh, sw, oh, ow, int(with_bias)), lib.conv_destroy
@@ -94,7 +94,7 @@ class Convolution:
 
     def forward(self, x, weight, bias) -> torch.Tensor:
         """conv2d(x, weight, bias, stride) into `self.out`."""
-        with _running:
+        with running:
             _check(self.lib.conv_forward(self.handle.pointer, x.data_ptr(), weight.data_ptr(), _ptr(bias),
                                          self.buffers[0]))
         return self.out
@@ -102,7 +102,7 @@ class Convolution:
     def backward(self, grad, x, weight):
         """(grad_x or None, grad_weight, grad_bias or None) for the output gradient `grad`."""
         _, grad_x, grad_w, grad_b = self.buffers
-        with _running:
+        with running:
             _check(self.lib.conv_backward(self.handle.pointer, grad.data_ptr(), x.data_ptr(), weight.data_ptr(),
                                           grad_x, grad_w, grad_b))
         return self.grad_x, self.grad_w, self.grad_b
@@ -127,7 +127,7 @@ class MatMul:
     matrix (likewise b); `layout(t)` tells which a tensor is."""
 
     def __init__(self, m: int, k: int, n: int, dtype, a_transposed: bool, b_transposed: bool, with_bias: bool):
-        lib = self.lib = _library()
+        lib = self.lib = library()
 
         def create():
             return lib.matmul_create(_DTYPES[dtype], m, k, n, a_transposed, b_transposed, int(with_bias)), \
@@ -143,7 +143,7 @@ class MatMul:
         return False if t.is_contiguous() else True if t.t().is_contiguous() else None
 
     def run(self, a, b, bias=None) -> torch.Tensor:
-        with _running:
+        with running:
             _check(self.lib.matmul_run(self.handle.pointer, a.data_ptr(), b.data_ptr(), _ptr(bias), self.out_pointer))
         return self.out
 
@@ -182,11 +182,11 @@ _handles: OrderedDict[tuple, _Handle] = OrderedDict()
 def _primitives(key: tuple, create) -> _Handle:
     """The primitives for `key`; `create()` makes them on a miss and returns (pointer or None,
     its destroy function). The recent shapes are kept; a caller keeps its handle alive."""
-    with _running:
+    with running:
         if key not in _handles:
             pointer, destroy = create()
             if not pointer:
-                raise RuntimeError(_library().last_error().decode())
+                raise RuntimeError(library().last_error().decode())
             _handles[key] = _Handle(pointer, destroy)
             if len(_handles) > _CACHED_SHAPES:
                 _handles.popitem(last=False)
@@ -194,7 +194,7 @@ def _primitives(key: tuple, create) -> _Handle:
         return _handles[key]
 
 
-def _library():
+def library():
     ptr, i64, i32 = ctypes.c_void_p, ctypes.c_long, ctypes.c_int
     return compiler.bound("onednn", {
         "conv_create": ([i32] + [i64] * 11 + [i32], ptr),
@@ -219,4 +219,4 @@ def _ptr(t: torch.Tensor | None) -> int | None:
 
 def _check(status: int) -> None:
     if status != 0:
-        raise RuntimeError(_library().last_error().decode())
+        raise RuntimeError(library().last_error().decode())

@@ -14,19 +14,19 @@ import torch
 from cnnlab.engine.native import compiler
 
 SCALE = 1.0 / 255.0
-_KERNELS = {torch.float32: "pixels_to_f32", torch.bfloat16: "pixels_to_bf16"}
+KERNELS = {torch.float32: "pixels_to_f32", torch.bfloat16: "pixels_to_bf16"}
 
 
 def to_input(x_u8: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """(N, H, W, C) uint8 -> (N, C, H, W) `dtype` in [0, 1], channels_last memory."""
-    lib = _library()
-    if lib is None or dtype not in _KERNELS or x_u8.device.type != "cpu" or not x_u8.is_contiguous():
+    lib = library()
+    if lib is None or dtype not in KERNELS or x_u8.device.type != "cpu" or not x_u8.is_contiguous():
         return x_u8.permute(0, 3, 1, 2).to(torch.float32).mul_(SCALE).to(dtype)
     out = torch.empty(x_u8.shape, dtype=dtype)  # (N, H, W, C)
-    getattr(lib, _KERNELS[dtype])(x_u8.data_ptr(), out.data_ptr(), SCALE, x_u8.numel())
+    getattr(lib, KERNELS[dtype])(x_u8.data_ptr(), out.data_ptr(), SCALE, x_u8.numel())
     return out.permute(0, 3, 1, 2)
 
 
-def _library():
+def library():
     signature = ([ctypes.c_void_p, ctypes.c_void_p, ctypes.c_float, ctypes.c_int64], None)
-    return compiler.bound("pixels", dict.fromkeys(_KERNELS.values(), signature))
+    return compiler.bound("pixels", dict.fromkeys(KERNELS.values(), signature))

@@ -43,14 +43,14 @@ def unavailable_reason() -> str | None:
     """Why there are no step programs here (a C kernel they call is unavailable), or None."""
     from cnnlab.engine.native import maxpool, pixels
 
-    for name, library in (("step", _library), ("onednn", onednn._library), ("maxpool", maxpool._library),
-                          ("pixels", pixels._library)):
-        if library() is None:
+    for name, load in (("step", library), ("onednn", onednn.library), ("maxpool", maxpool.library),
+                          ("pixels", pixels.library)):
+        if load() is None:
             return compiler.unavailable_reason(name)
     return None
 
 
-def _library():
+def library():
     i64, ptr = ctypes.c_int64, ctypes.c_void_p
     return compiler.bound("step", {"step_run": ([ptr, i64, ptr, ptr], i64)})
 
@@ -88,7 +88,7 @@ class Program:
         """The step's uint8 images, scaled, into `out` (float32 or bfloat16, same element count)."""
         from cnnlab.engine.native import pixels
 
-        kernel = getattr(pixels._library(), pixels._KERNELS[out.dtype])
+        kernel = getattr(pixels.library(), pixels.KERNELS[out.dtype])
         self._add(PIXELS, out, fn=_address(kernel), n=out.numel(), scale=scale)
 
     def conv_forward(self, call: onednn.Convolution, x, weight, bias) -> torch.Tensor:
@@ -107,13 +107,13 @@ class Program:
         return call.out
 
     def pool_forward(self, pool, x) -> torch.Tensor:
-        self._add(POOL_FORWARD, x, pool.out, pool.argmax, fn=_address(pool._forward), n=pool.relu,
+        self._add(POOL_FORWARD, x, pool.out, pool.argmax, fn=_address(pool.forward_kernel), n=pool.relu,
                   geometry=pool.geometry, keep=[pool])
         return pool.out
 
     def pool_backward(self, pool, grad) -> torch.Tensor:
         grad_x = pool.gradient_buffer()
-        self._add(POOL_BACKWARD, grad, pool.argmax, grad_x, fn=_address(pool._backward), geometry=pool.geometry,
+        self._add(POOL_BACKWARD, grad, pool.argmax, grad_x, fn=_address(pool.backward_kernel), geometry=pool.geometry,
                   keep=[pool])
         return grad_x
 
@@ -176,18 +176,18 @@ class Program:
     # --- running ---------------------------------------------------------------------
     def finish(self) -> Program:
         self.array = (_Op * len(self.ops))(*self.ops)
-        self.run_step = _library().step_run
+        self.run_step = library().step_run
         return self
 
     def run(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One step on contiguous uint8 images and int64 labels: (mean loss, correct count)."""
         for prepare in self.before_run:
             prepare()
-        with onednn._running:
+        with onednn.running:
             failed = self.run_step(self.array, len(self.ops), images.data_ptr(), labels.data_ptr())
         if failed:
             op = self.ops[failed - 1]
             if op.kind == LOSS:
                 raise ValueError(f"labels must be class indices 0..{op.n - 1}")
-            raise RuntimeError(onednn._library().last_error().decode())
+            raise RuntimeError(onednn.library().last_error().decode())
         return self.loss.clone(), self.correct.clone()
