@@ -1,24 +1,24 @@
 """The training step without autograd: forward and backward written out for the lesson's layers.
 
-At batch 32 on a CPU, a step of the lesson's cifar_model took about 3 ms through autograd,
-and a large share of it was machinery rather than arithmetic: autograd records a node per
-operator and walks them back in its engine, autocast casts every weight to bfloat16 on every
-call and every weight gradient back, and gradients are accumulated one parameter at a time.
+At batch 32 on a CPU, a large share of a small model's autograd step is machinery rather
+than arithmetic: autograd records a node per operator and walks them back in its engine,
+autocast casts every weight to bfloat16 on every call and every weight gradient back, and
+gradients are accumulated one parameter at a time.
 `DirectStep` does the same arithmetic without that machinery, in one of three ways:
 
 - with torch's operators (no oneDNN or C compiler): the aten operators autograd calls, in
   the same order, precision and memory layout, so losses and gradients are bit for bit
-  autograd's (tests/train/test_direct.py trains both ways and compares the weights);
+  autograd's (tests/engine/test_direct.py trains both ways and compares the weights);
 - layer by layer with oneDNN primitives created once per shape (engine/native/onednn.py),
   which torch's operators set up again on every call, and the pool kernel, each kept with
   its buffers per input shape (stages.py); they match torch's up to a rounding step in
-  bf16 (tests/models/test_native_onednn.py);
+  bf16 (tests/engine/test_onednn.py);
 - as a step program (engine/native/step.py): the same kernels, listed once per batch shape
   and run in one C call a step, with activations, padding, bias gradients, the loss,
   dropout's mask (drawn by torch) and the bf16 weight copies done in C. Used where every
   layer can be part of one (not with overlapping pooling windows, a 1x1 convolution with
-  strides, or layers other than Flatten before the first weights); at batch 32 it took the
-  step from 2.2 to 1.9 ms.
+  strides, or layers other than Flatten before the first weights). Step times before and
+  after are in docs/performance.md.
 
 Covered: Conv2D (valid or same padding), MaxPooling2D, Flatten, Dense on flat input, Dropout,
 and the activations relu, sigmoid, tanh and linear, on the CPU, in fp32 or bf16. Anything else
@@ -191,8 +191,8 @@ def _keep_freed_memory() -> None:
 
     A step allocates and frees the same few megabytes of activations every time. With glibc's
     defaults, large blocks are mmapped and unmapped, and the heap top is trimmed, so a step can
-    touch fresh pages every time: a prototype of this step took about 1,300 page faults a step
-    and ran at half speed. The final step measured 0-11 a step without this, so it is a guard.
+    touch fresh pages every time (page faults cost as much as the arithmetic), so this guards
+    against it.
     """
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return

@@ -1,8 +1,8 @@
 """Adam's update for float32 CPU tensors in one C call, the same bits as torch's fused kernel.
 
 torch's `_fused_adam_` on a CPU runs its kernel once per tensor, each in a parallel region,
-after `_foreach_add_` on the step counts: about 0.17 ms on the lesson model's ten tensors
-(36,138 numbers), where the arithmetic takes a few microseconds. adam.c does the same
+after `_foreach_add_` on the step counts, which for a small model costs far more than the
+arithmetic. adam.c does the same
 arithmetic in the same order for all tensors in one call. Its result depends on where torch's
 kernel switches from SIMD vectors to single elements, which depends on torch's CPU capability,
 so `available()` checks it bit for bit against torch once per process; anywhere it differs

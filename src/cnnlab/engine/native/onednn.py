@@ -1,8 +1,8 @@
 """Conv2D (forward and backward) and matrix products through oneDNN primitives made once per shape.
 
 torch runs its CPU convolutions and bf16 products on oneDNN too, but it builds the primitive
-descriptors again on every call: at batch 32 that costs 40-110 us per convolution around
-kernels of 30-300 us, and 30 us per Dense-layer product that itself takes 5 us. The C shim
+descriptors again on every call, which at batch 32 costs about as much as the kernels
+themselves (docs/performance.md has the figures). The C shim
 (onednn.c) creates the primitives of a shape once; this module keeps the recent shapes (a
 training run uses a few per layer, plus the last, smaller batch) and calls them with torch
 tensors' memory.
@@ -71,9 +71,8 @@ def status() -> str:
 class Convolution:
     """One convolution shape: its primitives, and output and gradient buffers used again on
     every call (a result is valid until the next call). The caller passes channels_last
-    tensors of the shapes given here. The training step keeps one per layer and input shape:
-    with the products' and pools' likewise, that made it 8-14% faster at batch 32 than
-    allocating outputs and looking up primitives on every call.
+    tensors of the shapes given here. The training step keeps one per layer and input shape,
+    so no output is allocated and no primitive looked up per call.
 
     x_shape (N, C, H, W), weight_shape (O, C, KH, KW); no padding."""
 
