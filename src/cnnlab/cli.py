@@ -170,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 0
+    # how this run was started, recorded in run and sweep folders; None when called from Python
+    args.command_line = ["cnnlab", *sys.argv[1:]] if argv is None else None
     module, function = _HANDLERS[args.command]
     try:
         handler = getattr(importlib.import_module(module), function)
@@ -189,8 +191,8 @@ _HANDLERS = {
     "train": ("cnnlab.train.commands", "train"),
     "evaluate": ("cnnlab.train.commands", "evaluate"),
     "predict": ("cnnlab.train.commands", "predict"),
-    "plot": ("cnnlab.report.commands", "run"),
-    "report": ("cnnlab.report.commands", "run"),
+    "plot": ("cnnlab.train.commands", "plot_or_report"),  # train passes its predict to report
+    "report": ("cnnlab.train.commands", "plot_or_report"),
     "compare": ("cnnlab.report.commands", "run"),
     "datasets": ("cnnlab.datasets.commands", "run"),
     "params": ("cnnlab.models.commands", "params"),

@@ -2,10 +2,10 @@
 
 import math
 
-from fakeruns import curve
+from helpers.runs import curve
 
 from cnnlab.report.analysis import best_epoch, detect_overfitting, generalisation_gap
-from cnnlab.report.rundir import History
+from cnnlab.rundir import History
 
 
 def history(loss, val_loss, **more):

@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from fakeruns import history_rows, write_run
+from helpers.runs import history_rows, write_run
 
 from cnnlab.cli import main
 

@@ -1,13 +1,13 @@
 """Comparison sentences computed from synthetic histories, the text table, the HTML page."""
 
 import pytest
-from fakeruns import TINY_MODEL, history_rows, write_run
-from pagecheck import decode_images, read_page, self_contained
+from helpers.pages import decode_images, read_page, self_contained
+from helpers.runs import TINY_MODEL, history_rows, write_run
 
 from cnnlab.errors import CnnlabError
 from cnnlab.report import compare
-from cnnlab.report.rundir import History, load_run
 from cnnlab.report.sentences import overfitting_sentence
+from cnnlab.rundir import History, load_run
 
 WIDE_MODEL = {**TINY_MODEL, "name": "wide_cnn", "layers": [
     {**TINY_MODEL["layers"][0], "filters": 16}, *TINY_MODEL["layers"][1:]]}

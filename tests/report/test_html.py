@@ -3,7 +3,7 @@
 import io
 
 import pytest
-from pagecheck import decode_images, read_page, self_contained
+from helpers.pages import decode_images, read_page, self_contained
 from PIL import Image as PILImage
 
 from cnnlab.report import html

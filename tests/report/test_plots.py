@@ -2,11 +2,12 @@
 
 import numpy as np
 import pytest
-from fakeruns import DIGITS, confusion, history_rows, write_run
-from imagecheck import assert_png, assert_svg
+from helpers.images import assert_png, assert_svg
+from helpers.runs import DIGITS, confusion, history_rows, write_run
 
+from cnnlab.errors import RunError
 from cnnlab.report import plots
-from cnnlab.report.rundir import History, RunError
+from cnnlab.rundir import History
 
 
 def rows_history(rows):

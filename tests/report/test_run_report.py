@@ -4,13 +4,13 @@ import json
 
 import numpy as np
 import pytest
-from fakeruns import history_rows, write_run
-from pagecheck import decode_images, read_page, self_contained
+from helpers.pages import decode_images, read_page, self_contained
+from helpers.runs import history_rows, write_run
 
 from cnnlab.datasets import load_dataset
 from cnnlab.report import run_pictures
 from cnnlab.report.run_report import write_run_report
-from cnnlab.report.rundir import load_run
+from cnnlab.rundir import load_run
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,10 @@
 import json
 
 import pytest
-from fakeruns import history_rows, write_run
+from helpers.runs import history_rows, write_run
 
-from cnnlab.errors import CnnlabError
-from cnnlab.report.rundir import RunError, load_run
+from cnnlab.errors import CnnlabError, RunError
+from cnnlab.rundir import load_run
 
 
 def test_complete_run_reads_every_file(tmp_path):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from cnnlab.report.rundir import History
+from cnnlab.rundir import History
 
 PATIENCE = 2  # epochs after the val_loss minimum before a rise can count
 MIN_RISE = 0.05  # relative rise of val_loss above its minimum that counts as real

@@ -1,25 +1,31 @@
-"""`cnnlab plot | report | compare`: the work behind the CLI (argument values in, files out)."""
+"""`cnnlab plot | report | compare`: the work behind the CLI (argument values in, files out).
+
+`predict` is the training stage's prediction function for the mistakes grid (this package
+never runs a model): `cnnlab.train.commands.plot_or_report` passes it.
+"""
 
 from __future__ import annotations
 
 import sys
 
 
-def run(args) -> int:
-    return {"plot": plot, "report": report, "compare": compare}[args.command](args)
+def run(args, predict=None) -> int:
+    if args.command == "compare":
+        return compare(args)
+    return {"plot": plot, "report": report}[args.command](args, predict)
 
 
-def plot(args) -> int:
+def plot(args, predict=None) -> int:
     from cnnlab.report.plots import plot_history
     from cnnlab.report.run_pictures import draw_run_pictures
-    from cnnlab.report.rundir import load_run
+    from cnnlab.rundir import load_run
 
     run = load_run(args.run)
     _notes(run.notes)
     if args.curves_only:
         written = plot_history(run.path)
     else:
-        pictures = draw_run_pictures(run)
+        pictures = draw_run_pictures(run, predict=predict)
         written = [p.png.with_suffix(f".{fmt}") for p in pictures.pictures for fmt in ("png", "svg")]
         _notes(pictures.notes)
     for path in written:
@@ -27,14 +33,14 @@ def plot(args) -> int:
     return 0
 
 
-def report(args) -> int:
+def report(args, predict=None) -> int:
     from cnnlab.report.html import write_page
     from cnnlab.report.run_pictures import draw_run_pictures
     from cnnlab.report.run_report import REPORT_FILE, run_page
-    from cnnlab.report.rundir import load_run
+    from cnnlab.rundir import load_run
 
     run = load_run(args.run)
-    pictures = draw_run_pictures(run)
+    pictures = draw_run_pictures(run, predict=predict)
     _notes(run.notes + pictures.notes)
     out = write_page(run_page(run, pictures), args.out or run.path / REPORT_FILE)
     print(f"wrote {out}")

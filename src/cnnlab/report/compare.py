@@ -14,8 +14,8 @@ from pathlib import Path
 from cnnlab.errors import CnnlabError
 from cnnlab.report import html, plots
 from cnnlab.report.analysis import best_epoch, generalisation_gap
-from cnnlab.report.rundir import Run, load_run
 from cnnlab.report.sentences import best_epoch_sentence, overfitting_sentence, pct, points
+from cnnlab.rundir import Run, load_run
 
 SAME = 0.001  # accuracies closer than 0.1 points count as equal
 CLEARLY = 0.01  # generalisation gaps must differ by a point to call one run better

@@ -19,7 +19,7 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from cnnlab.files import atomic_write
 from cnnlab.report.analysis import best_epoch, detect_overfitting
-from cnnlab.report.rundir import History, load_run
+from cnnlab.rundir import History, load_run
 
 PLOTS_DIR = "plots"
 FORMATS = ("png", "svg")

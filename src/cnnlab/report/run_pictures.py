@@ -1,20 +1,26 @@
 """All pictures of one run, written into `<run>/plots/` (PNG and SVG): what `cnnlab plot`
 draws and `cnnlab report` embeds. A picture that cannot be drawn (no metrics yet, dataset
-not on this machine, no saved model) is left out with a note saying why."""
+not on this machine, no saved model) is left out with a note saying why.
+
+The mistakes grid needs the saved model's predictions; this package never runs a model, so
+the caller passes a `Predictor` (`cnnlab plot` and `cnnlab report` pass the training code's
+`predict`; from Python, `predict=cnnlab.predict`)."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from cnnlab.errors import CnnlabError
 from cnnlab.report import plots
-from cnnlab.report.rundir import METRICS, WEIGHTS, Run
+from cnnlab.rundir import METRICS, WEIGHTS, Run
 
 MISTAKES_SHOWN = 18  # the most confident mistakes in the grid
 ACCURACY_TOLERANCE = 0.01  # recomputed predictions must agree with metrics.json this closely
+Predictor = Callable[[Path, np.ndarray], np.ndarray]  # (run folder, uint8 images) -> probabilities
 
 
 @dataclasses.dataclass
@@ -35,9 +41,9 @@ class RunPictures:
 
 
 def draw_run_pictures(run: Run, *, mistakes: bool = True, samples: bool = True,
-                      formats: tuple[str, ...] = plots.FORMATS) -> RunPictures:
+                      formats: tuple[str, ...] = plots.FORMATS, predict: Predictor | None = None) -> RunPictures:
     """Curves always; confusion matrix and per-class bars from metrics.json; the samples grid
-    from the test set; the mistakes grid from predictions of the saved model. `formats` must
+    from the test set; the mistakes grid from `predict` on the saved model. `formats` must
     include png (the report embeds it)."""
     assert "png" in formats, f"formats {formats} must include png"
     out = run.path / plots.PLOTS_DIR
@@ -81,7 +87,7 @@ def draw_run_pictures(run: Run, *, mistakes: bool = True, samples: bool = True,
         save("samples", "Samples per class", "Random test images of each class.",
              plots.samples_figure(x_test, y_test, class_names))
     if mistakes and run.finished:  # an unfinished run has no final model to ask
-        picked = _most_confident_mistakes(run, x_test, y_test, result.notes)
+        picked = _most_confident_mistakes(run, x_test, y_test, result.notes, predict)
         if picked is not None:
             index, predicted, probability = picked
             save("mistakes", "Most confident mistakes",
@@ -148,14 +154,15 @@ def _dataset_options(run: Run) -> dict:
     return options
 
 
-def _most_confident_mistakes(run: Run, x: np.ndarray, y: np.ndarray, notes: list[str]):
+def _most_confident_mistakes(run: Run, x: np.ndarray, y: np.ndarray, notes: list[str],
+                             predict: Predictor | None = None):
     """(indices, predicted classes, probabilities) of the wrong answers given with the highest
-    probability, from the engine's `predict` on the saved model; None with a note otherwise."""
+    probability, from `predict` on the saved model; None with a note otherwise."""
     if run.weights is None:
         notes.append(f"no {WEIGHTS} in the run folder: no mistakes grid")
         return None
     try:
-        probabilities = predict_probabilities(run, x)
+        probabilities = predict(run.path, x) if predict is not None else predict_probabilities(run, x)
     except (ImportError, CnnlabError) as e:
         notes.append(f"could not predict with the saved model ({e}); no mistakes grid")
         return None
@@ -173,7 +180,5 @@ def _most_confident_mistakes(run: Run, x: np.ndarray, y: np.ndarray, notes: list
 
 
 def predict_probabilities(run: Run, x: np.ndarray) -> np.ndarray:
-    """(N, classes) class probabilities of the run's saved model, from the training engine."""
-    from cnnlab.train.loop import predict
-
-    return predict(run.path, x)
+    """What a report does without a Predictor: it cannot run the model itself."""
+    raise CnnlabError("no predictor was given; pass predict=cnnlab.predict to draw the mistakes grid")

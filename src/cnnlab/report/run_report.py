@@ -15,9 +15,9 @@ from cnnlab import __version__
 from cnnlab.errors import CnnlabError
 from cnnlab.report import html
 from cnnlab.report.analysis import best_epoch
-from cnnlab.report.run_pictures import RunPictures, draw_run_pictures
-from cnnlab.report.rundir import Run, load_run
+from cnnlab.report.run_pictures import Predictor, RunPictures, draw_run_pictures
 from cnnlab.report.sentences import pct, run_sentences
+from cnnlab.rundir import Run, load_run
 
 REPORT_FILE = "index.html"
 # config.json keys that describe the machine and the software rather than the experiment
@@ -27,10 +27,12 @@ LONG_LIST = 12  # lists longer than this (class names of cifar100) are shortened
 
 
 def write_run_report(run_dir: str | Path, out: str | Path | None = None, *, mistakes: bool = True,
-                     samples: bool = True, formats: tuple[str, ...] = ("png", "svg")) -> Path:
-    """Draw the run's pictures into `plots/` (in `formats`) and write the report; returns its path."""
+                     samples: bool = True, formats: tuple[str, ...] = ("png", "svg"),
+                     predict: Predictor | None = None) -> Path:
+    """Draw the run's pictures into `plots/` (in `formats`) and write the report; returns its
+    path. `predict` (e.g. cnnlab.predict) gives the mistakes grid the saved model's answers."""
     run = load_run(run_dir)
-    pictures = draw_run_pictures(run, mistakes=mistakes, samples=samples, formats=formats)
+    pictures = draw_run_pictures(run, mistakes=mistakes, samples=samples, formats=formats, predict=predict)
     return html.write_page(run_page(run, pictures), out or run.path / REPORT_FILE)
 
 

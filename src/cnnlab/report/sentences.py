@@ -12,7 +12,7 @@ from cnnlab.report.analysis import (
     detect_overfitting,
     generalisation_gap,
 )
-from cnnlab.report.rundir import History
+from cnnlab.rundir import History
 
 
 def pct(value: float) -> str:

@@ -11,7 +11,6 @@ created.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -19,15 +18,9 @@ from pathlib import Path
 from cnnlab.config import TrainSettings
 from cnnlab.errors import CnnlabError
 from cnnlab.sweeps.grid import SweepError, parse_set
+from cnnlab.sweeps.jobs import INTERRUPTED, LOGS, Outcome, remember_dataset
 from cnnlab.sweeps.plan import SWEEP_FILE, Sweep, now
-from cnnlab.sweeps.runner import (
-    INTERRUPTED,
-    LOGS,
-    Outcome,
-    clear_unfinished,
-    remember_dataset,
-    run_jobs,
-)
+from cnnlab.sweeps.runner import clear_unfinished, run_jobs
 from cnnlab.sweeps.summary import best_setting, read_result, run_finished, summarize, text_table
 
 # train flags a sweep takes (argparse dest == TrainSettings field); seed and threads it owns
@@ -71,7 +64,7 @@ def sweep(args) -> int:
 def _run(plan: Sweep, stored: dict | None, data, workers: int, threads: int, args) -> int:
     plan.path.mkdir(parents=True, exist_ok=True)
     record = {**plan.to_dict(), "backend": args.backend, "workers": workers, "threads_per_worker": threads,
-              "command": stored.get("command") if stored else _command_line(),
+              "command": stored.get("command") if stored else args.command_line,
               "created": stored.get("created") if stored else now(), "status": "running",
               "wall_time_seconds": stored.get("wall_time_seconds", 0.0) if stored else 0.0}
     _write_json(plan.path / SWEEP_FILE, record)
@@ -104,7 +97,14 @@ def _run(plan: Sweep, stored: dict | None, data, workers: int, threads: int, arg
 
     started = time.perf_counter()
     jobs = [plan.job(points[name], threads) for name in todo]
-    complete = run_jobs(jobs, workers, threads, report, args.backend)
+    if jobs:
+        (plan.path / LOGS).mkdir(exist_ok=True)
+    if args.backend == "ray":
+        from cnnlab.sweeps.ray_backend import run_on_ray
+
+        complete = run_on_ray(jobs, workers, threads, report) if jobs else True
+    else:
+        complete = run_jobs(jobs, workers, threads, report)
     wall = record["wall_time_seconds"] + time.perf_counter() - started
     status = "interrupted" if not complete else ("failed" if failed else "finished")
     record.update(status=status, wall_time_seconds=round(wall, 1))
@@ -191,10 +191,6 @@ def _only_workers_with_resume(args) -> None:
     if given:
         raise SweepError(f"--resume continues a sweep with its saved grid; {', '.join(given)} cannot be "
                          "given with it (only --workers and --backend)")
-
-
-def _command_line() -> list[str] | None:
-    return ["cnnlab", *sys.argv[1:]] if os.path.basename(sys.argv[0]) != "pytest" else None
 
 
 def _default_name(model: str, dataset: str, names: list[str]) -> str:

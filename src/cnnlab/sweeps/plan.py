@@ -25,7 +25,7 @@ from typing import Any
 from cnnlab.config import TrainSettings
 from cnnlab.models.layers import ModelSpec
 from cnnlab.sweeps.grid import Axis, Point, SweepError, grid_points, point_config, resolve_axis
-from cnnlab.sweeps.runner import Job
+from cnnlab.sweeps.jobs import Job
 
 FORMAT = "cnnlab-sweep-1"
 SWEEP_FILE = "sweep.json"

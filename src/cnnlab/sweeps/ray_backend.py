@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cnnlab.sweeps.grid import SweepError
-from cnnlab.sweeps.runner import INTERRUPTED, Job, Outcome, init_worker, run_job
+from cnnlab.sweeps.jobs import INTERRUPTED, Job, Outcome, init_worker, run_job
 
 
 def require_ray() -> None:

@@ -1,8 +1,8 @@
-"""What happens around the training loop: the progress display and early stopping.
+"""What happens around the training loop: the progress display, early stopping and the
+run folder's history and checkpoints (`RunRecorder`, writing through `cnnlab.rundir`).
 
 A callback may implement any of the hooks of `Callback`; `on_epoch_end` returning True
-asks the loop to stop after this epoch. Run-folder writing (checkpoints, history.csv)
-is a callback too: see `runs.RunRecorder`.
+asks the loop to stop after this epoch.
 """
 
 from __future__ import annotations
@@ -142,3 +142,28 @@ class EarlyStopping(Callback):
     def on_train_end(self, trainer, history) -> None:
         if self.best_weights is not None:
             trainer.net.load_state_dict(self.best_weights)
+
+
+class RunRecorder(Callback):
+    """Writes history.csv and the checkpoints of a `rundir.RunFolder` after every epoch, and on Ctrl-C."""
+
+    def __init__(self, run, history: list[dict] | None = None):
+        self.run = run
+        self.history = list(history or [])
+        finished = [row["val_loss"] for row in self.history if "val_loss" in row]
+        self.best_val_loss = min(finished, default=float("inf"))
+
+    def on_train_begin(self, trainer, epochs: int) -> None:
+        self._trainer = trainer
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        self.history.append(logs)
+        val_loss = logs.get("val_loss")
+        if val_loss is not None and val_loss < self.best_val_loss:
+            self.best_val_loss = val_loss
+            self.run.save_best(self._trainer.net, epoch)
+        self.run.save_checkpoint(self._trainer.net, self._trainer.optimizer, self.history)
+        self.run.write_history(self.history)
+
+    def on_interrupt(self, trainer, state) -> None:
+        self.run.save_checkpoint(trainer.net, trainer.optimizer, self.history, state)

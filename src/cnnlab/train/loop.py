@@ -202,9 +202,9 @@ def _inference_trainer(model) -> Trainer:
     """A module as is (precision auto), or a run folder's model in the precision it trained in."""
     precision = "auto"
     if isinstance(model, (str, Path)):
-        from cnnlab.train.runs import load_trained
+        from cnnlab.rundir import RunFolder
 
-        model, config = load_trained(model)
+        model, config = RunFolder.open(model).load_model()
         precision = config["precision"]
     return Trainer(model, choose(precision))
 
