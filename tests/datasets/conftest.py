@@ -4,16 +4,11 @@ loopback HTTP server with fault injection. Nothing here touches the internet."""
 from __future__ import annotations
 
 import socket
-import sys
-from pathlib import Path
 
 import pytest
+from helpers.datasets import FaultServer
 
 from cnnlab.datasets import registry
-
-# the helpers module beside this file, importable whatever pytest's import mode
-sys.path.insert(0, str(Path(__file__).parent))
-from dsfixtures import FaultServer  # noqa: E402
 
 ENV_VARS = ("CNNLAB_HOME", "CNNLAB_DATA_DIR", "CNNLAB_MIRRORS", "CNNLAB_OFFLINE", "KERAS_HOME",
             "XDG_CACHE_HOME", "CNNLAB_CONNECT_TIMEOUT", "CNNLAB_READ_TIMEOUT")

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from dsfixtures import (
+from helpers.datasets import (
     archive_spec,
     cifar10_binary_archive,
     cifar10_python_archive,

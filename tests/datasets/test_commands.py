@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from dsfixtures import gz, idx_dataset, idx_spec, serve
+from helpers.datasets import gz, idx_dataset, idx_spec, serve
 from PIL import Image
 
 from cnnlab.cli import main

@@ -9,7 +9,7 @@ import textwrap
 import time
 
 import numpy as np
-from dsfixtures import gz, idx_dataset, idx_spec, serve
+from helpers.datasets import gz, idx_dataset, idx_spec, serve
 
 from cnnlab.datasets import cache, load_dataset, registry
 

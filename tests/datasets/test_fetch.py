@@ -4,7 +4,7 @@ import socket
 import time
 
 import pytest
-from dsfixtures import sha256
+from helpers.datasets import sha256
 
 from cnnlab.datasets import fetch
 from cnnlab.datasets.fetch import FetchError, fetch_file, mirrors_for

@@ -6,7 +6,7 @@ import tarfile
 
 import numpy as np
 import pytest
-from dsfixtures import cifar_arrays, cifar_python_batch, cifar_record_bytes, gz
+from helpers.datasets import cifar_arrays, cifar_python_batch, cifar_record_bytes, gz
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import torch
+from helpers.keras_oracle import keras, keras_model, keras_summary
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from keras_oracle import keras, keras_model, keras_summary
 
 from cnnlab.models.build import build
 from cnnlab.models.layers import ModelError, make_layer, new_spec

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-from sweepfixtures import TINY_DROPOUT_MODEL  # noqa: E402
+from helpers.sweeps import TINY_DROPOUT_MODEL
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import importlib.util
 import json
 
 import pytest
-from sweepfixtures import FAST
+from helpers.sweeps import FAST
 
 RAY_MISSING = importlib.util.find_spec("ray") is None
 SWEEP = ["sweep", "tiny.txt", "--dataset", "digits", "--set", "dropout=0.1,0.5", "--name", "r",

@@ -5,7 +5,7 @@ import json
 import statistics
 
 import pytest
-from sweepfixtures import FAST
+from helpers.sweeps import FAST
 
 from cnnlab.train.precision import usable_cores
 

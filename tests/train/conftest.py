@@ -1,14 +1,11 @@
-"""Fixtures for the training tests; helpers live in trainfixtures.py beside this file."""
+"""Fixtures for the training tests; shared helpers live in tests/helpers."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-from trainfixtures import TINY_MODEL  # noqa: E402
+from helpers.training import TINY_MODEL
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ import sys
 import numpy as np
 import pytest
 import torch
+from helpers.training import FAST, read_history
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from safetensors.torch import load_file
-from trainfixtures import FAST, read_history
 
 from cnnlab.train.data import epoch_order, steps_per_epoch
 from cnnlab.train.distributed import local_batch, shard_of

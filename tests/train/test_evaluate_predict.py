@@ -1,8 +1,8 @@
 """`cnnlab evaluate` and `cnnlab predict` on a trained run."""
 
 import pytest
+from helpers.training import FAST
 from PIL import Image, ImageDraw
-from trainfixtures import FAST
 
 
 @pytest.fixture

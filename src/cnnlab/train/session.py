@@ -44,17 +44,17 @@ class Splits:
     pixel_mean: float  # of the training images: tells predict whether the data is dark
 
 
-def open_dataset(name: str) -> Dataset:
-    """The whole dataset in memory, checked against its metadata."""
+def open_dataset(name: str, resize: tuple[int, int] | None = None) -> Dataset:
+    """The whole dataset in memory, checked against its metadata; `resize` (H, W) rescales
+    every image (the lesson's stand-in digits are too small for its models)."""
     from cnnlab.datasets import dataset_meta, load_dataset
 
     meta = dataset_meta(name)
-    (x_train, y_train), (x_test, y_test) = load_dataset(name)
+    (x_train, y_train), (x_test, y_test) = load_dataset(name, resize=resize)
     train, test = Arrays.of(x_train, y_train, "training"), Arrays.of(x_test, y_test, "test")
-    assert tuple(train.x.shape[1:]) == tuple(meta.input_shape), (
-        f"{name}: images are {tuple(train.x.shape[1:])}, metadata says {meta.input_shape}"
-    )
-    return Dataset(meta.name, tuple(meta.input_shape), list(meta.class_names), train, test)
+    shape = tuple(meta.input_shape) if resize is None else (*resize, meta.input_shape[2])
+    assert tuple(train.x.shape[1:]) == shape, f"{name}: images are {tuple(train.x.shape[1:])}, expected {shape}"
+    return Dataset(meta.name, shape, list(meta.class_names), train, test)
 
 
 def resolve_model(ref: str | ModelSpec, dataset: Dataset) -> ModelSpec:

@@ -1,19 +1,16 @@
 """`cnnlab lesson`: a quick run on small real-format data, its numbers, its page in a browser."""
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.browser import BROWSER, assert_rendered, screenshot
+from helpers.pages import decode_images, read_page, self_contained
 from PIL import Image
 
 from cnnlab.cli import main
 from cnnlab.files import MARKER, mark_owned
 from cnnlab.lesson import run_lesson
-
-sys.path.insert(0, str(Path(__file__).parent / "report"))
-from pagecheck import decode_images, read_page, self_contained  # noqa: E402
-from test_browser import BROWSER, assert_rendered, screenshot  # noqa: E402
 
 MODELS = {"cifar_model_small": "without", "cifar_model": "with the extra Conv2D", "dense_only": "dense"}
 
@@ -124,7 +121,7 @@ def test_overwrite_never_replaces_the_current_folder(tmp_path, capsys, monkeypat
 
 
 def test_overwrite_replaces_a_lesson_only_once_the_new_page_is_written(tmp_path, monkeypatch):
-    import cnnlab.lesson as lesson
+    import cnnlab.lesson.run as lesson
 
     out = tmp_path / "lesson"
     mark_owned(out, "lesson")

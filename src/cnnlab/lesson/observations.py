@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cnnlab.lesson_answers import ModelComparison
+from cnnlab.lesson.answers import ModelComparison
 from cnnlab.report.analysis import generalisation_gap
 from cnnlab.report.sentences import overfitting_sentence, pct, points
 

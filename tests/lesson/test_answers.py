@@ -1,6 +1,6 @@
 """Questions 1-3 are answered from the model code: change the model, the answers follow."""
 
-from cnnlab.lesson_answers import answer_q1, answer_q2, answer_q3
+from cnnlab.lesson.answers import answer_q1, answer_q2, answer_q3
 from cnnlab.models.layers import make_layer, new_spec
 from cnnlab.models.presets import PRESETS
 

@@ -5,10 +5,10 @@
     result.datasets[0].rows                         # one compare.RunRow per trained model
     result.observations                             # sentences computed from this run
 
-Questions 1-3 come from the model code (lesson_answers.py); then, per dataset, the lesson's
+Questions 1-3 come from the model code (answers.py); then, per dataset, the lesson's
 models are trained with the engine's defaults into `<out>/<dataset>/<model>/` run folders,
 and the page (`<out>/index.html`) puts answers, summaries, curves, the comparison and the
-observations together (lesson_page.py).
+observations together (page.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cnnlab.errors import CnnlabError
-from cnnlab.lesson_answers import Answer, ModelComparison, answer_q1, answer_q2, answer_q3
+from cnnlab.lesson.answers import Answer, ModelComparison, answer_q1, answer_q2, answer_q3
 
 # The models the page trains, in the order it shows them, and what each one is for.
 LESSON_MODELS = {
@@ -91,7 +91,7 @@ def run_lesson(
         fallback_result.note = note
         results.append(fallback_result)
 
-    from cnnlab.lesson_observations import observations
+    from cnnlab.lesson.observations import observations
 
     found = observations(q3, results)
     say("Observations")
@@ -99,7 +99,7 @@ def run_lesson(
         say(f"  - {sentence.replace('`', '')}")
     result = LessonResult(q1, q2, q3, results, found, None, settings.to_dict())
     if any(r.rows for r in results):
-        from cnnlab.lesson_page import write_lesson_page
+        from cnnlab.lesson.page import write_lesson_page
 
         result.report = write_lesson_page(result, out / "index.html")
         say(f"\nReport: {result.report}")
@@ -126,9 +126,10 @@ def _print_summaries(q3: ModelComparison, say) -> None:
 def _train_dataset(name, models, settings, out: Path, quiet, say, resize=None) -> DatasetResult:
     from cnnlab.report.compare import load_rows
     from cnnlab.train.commands import train_run
+    from cnnlab.train.session import open_dataset
 
     try:
-        data = _open(name, resize)
+        data = open_dataset(name, resize)
     except CnnlabError as e:
         say(f"Question 4 on {name}: {name} is not available, skipping it: {e}")
         return DatasetResult(name, [], None, error=str(e))
@@ -158,23 +159,6 @@ def _train_dataset(name, models, settings, out: Path, quiet, say, resize=None) -
         run_dirs.append(path)
     rows = load_rows(run_dirs) if len(run_dirs) >= 2 else []
     return DatasetResult(name, rows, comparison)
-
-
-def _open(name: str, resize):
-    """The dataset for training; `resize` rescales images (the digits fallback)."""
-    from cnnlab.train.session import open_dataset
-
-    if resize is None:
-        return open_dataset(name)
-    from cnnlab.datasets import dataset_meta, load_dataset
-    from cnnlab.train.loop import Arrays
-    from cnnlab.train.session import Dataset
-
-    meta = dataset_meta(name)
-    (x_train, y_train), (x_test, y_test) = load_dataset(name, resize=resize)
-    shape = (*resize, meta.input_shape[2])
-    return Dataset(name, shape, list(meta.class_names), Arrays.of(x_train, y_train, "training"),
-                   Arrays.of(x_test, y_test, "test"))
 
 
 def main(args) -> int:

@@ -1,0 +1,12 @@
+"""The CNN episode's exercise page, answered from computed numbers (`cnnlab lesson`).
+
+- answers.py: questions 1-3 from the model code alone (no data, no torch);
+- run.py: trains the lesson's models per dataset and puts the page together (`run_lesson`,
+  and `main` for the CLI);
+- observations.py: sentences computed from the trained runs;
+- page.py: the HTML page.
+"""
+
+from cnnlab.lesson.run import LESSON_MODELS, LessonResult, main, run_lesson
+
+__all__ = ["LESSON_MODELS", "LessonResult", "main", "run_lesson"]
