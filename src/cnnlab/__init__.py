@@ -22,6 +22,10 @@ _LAZY = {
 
 
 def __getattr__(name: str):
+    if name == "keras":  # the Keras-compatible API; torch is loaded only when a model trains
+        import importlib
+
+        return importlib.import_module(f"cnnlab.{name}")
     if name in _LAZY:
         import importlib
 

@@ -30,13 +30,13 @@ def readable_size(n_bytes: float) -> str:
     return f"{n_bytes:.2f} PB"
 
 
-def summary_rows(report: ModelReport) -> list[dict[str, str]]:
+def summary_rows(report: ModelReport, input_name: str = "input_layer") -> list[dict[str, str]]:
     """One row per layer (InputLayer first for functional models), as displayed."""
     rows = []
     if report.spec.functional:
         rows.append(
             {
-                "name": "input_layer (InputLayer)",
+                "name": f"{input_name} (InputLayer)",
                 "shape": shape_text(report.input_shape),
                 "params": "0",
                 "formula": "",
@@ -63,8 +63,14 @@ def format_summary(
     macs: bool = False,
     line_length: int | None = None,
     notes: bool = True,
+    input_name: str = "input_layer",
+    optimizer_params: int | None = None,
 ) -> str:
-    """The summary text, ending with a newline; `notes` adds cnnlab's remarks after Keras's text."""
+    """The summary text, ending with a newline; `notes` adds cnnlab's remarks after Keras's text.
+
+    `input_name` is the InputLayer's name; `optimizer_params` (after training, as Keras counts
+    the optimizer's variables) adds Keras's "Optimizer params" line and counts them in the total.
+    """
     import rich.console
     import rich.table
     from rich.text import Text
@@ -91,18 +97,20 @@ def format_summary(
         for (title, align), w in zip(headers, widths)
     ]
     table = rich.table.Table(*columns, width=total_width, show_lines=True)
-    for row in summary_rows(report):
+    for row in summary_rows(report, input_name):
         table.add_row(*(Text(row[k]) for k in keys))
 
     out = io.StringIO()
     console = rich.console.Console(
         file=out, width=max(total_width, 80), highlight=False, force_terminal=False,
+        force_jupyter=False,  # in a notebook, rich would render to the page and leave `out` empty
         color_system=None, soft_wrap=False,
     )
     console.print(Text(f'Model: "{report.spec.name}"'))
     console.print(table)
     size = readable_size
-    console.print(Text(f" Total params: {fmt(report.total)} ({size(report.total * BYTES_PER_PARAM)})"))
+    total = report.total + (optimizer_params or 0)
+    console.print(Text(f" Total params: {fmt(total)} ({size(total * BYTES_PER_PARAM)})"))
     console.print(
         Text(f" Trainable params: {fmt(report.trainable)} ({size(report.trainable * BYTES_PER_PARAM)})")
     )
@@ -112,6 +120,10 @@ def format_summary(
             f"({size(report.non_trainable * BYTES_PER_PARAM)})"
         )
     )
+    if optimizer_params is not None:
+        console.print(
+            Text(f" Optimizer params: {fmt(optimizer_params)} ({size(optimizer_params * BYTES_PER_PARAM)})")
+        )
     text = out.getvalue()
     if macs:
         text += f" Total MACs: {fmt(report.macs)} per image\n"
