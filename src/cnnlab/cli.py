@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--explain", action="store_true", help="add the parameter formula column")
     s.add_argument("--macs", action="store_true", help="add multiply-accumulates per layer")
     s.add_argument("--line-length", type=int, default=None, help="table width (Keras: 76 in notebooks)")
+    s.add_argument("--model", dest="model_number", type=int, metavar="N",
+                   help="only the Nth model of code that builds several (default: each in order)")
+    s.add_argument("--call", help='read the models a call of the code\'s function builds, e.g. "create_nn(10, 5)"')
 
     # --- models -------------------------------------------------------------------
     sub.add_parser("models", help="list the preset models")

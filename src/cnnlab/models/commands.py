@@ -97,13 +97,19 @@ def resolve_data(dataset: str | None, input_shape, classes: int | None):
 
 def summary(args) -> int:
     from cnnlab.models.shapes import analyze
-    from cnnlab.models.source import load_model
+    from cnnlab.models.source import load_models, pick_model
     from cnnlab.models.summary import format_summary
 
     shape, classes = resolve_data(args.dataset, args.input_shape, args.classes)
-    spec = load_model(args.model, shape, classes)
-    report = analyze(spec)
-    print(format_summary(report, explain=args.explain, macs=args.macs, line_length=args.line_length), end="")
+    models = load_models(args.model, shape, classes, call=getattr(args, "call", None))
+    number = getattr(args, "model_number", None)
+    if number is not None:
+        models = [pick_model(models, number)]
+    for i, (label, spec) in enumerate(models, 1):
+        report = analyze(spec)
+        if len(models) > 1:
+            print(f"{'' if i == 1 else chr(10)}Model {i} of {len(models)}: {label or spec.name}")
+        print(format_summary(report, explain=args.explain, macs=args.macs, line_length=args.line_length), end="")
     return 0
 
 

@@ -31,26 +31,60 @@ def load_model(
     ref: str | ModelSpec,
     input_shape: tuple[int, ...] | str | None = None,
     classes: int | None = None,
+    number: int | None = None,
+    call: str | None = None,
 ) -> ModelSpec:
     """A ModelSpec ready for `analyze` / `build`.
 
     `input_shape` (H, W, C) is what the data gives; `classes` the number of labels.
+    Code that builds several models needs `number` (1 for the first) to pick one;
+    `call` calls a function the code defines (`create_nn(10, 5)`).
     """
+    models = load_models(ref, input_shape, classes, call)
+    if number is not None:
+        return pick_model(models, number)[1]
+    if len(models) > 1:
+        listed = "; ".join(f"{i}: {label}" for i, (label, _) in enumerate(models, 1))
+        raise ModelError(
+            f"{ref}: the code builds {len(models)} models ({listed}); pick one with --model N "
+            "(cnnlab summary FILE prints them all)"
+        )
+    return models[0][1]
+
+
+def load_models(
+    ref: str | ModelSpec,
+    input_shape: tuple[int, ...] | str | None = None,
+    classes: int | None = None,
+    call: str | None = None,
+) -> list[tuple[str, ModelSpec]]:
+    """Every model `ref` gives, in order, as (label, spec): one, except for code that builds
+    several (a loop, a function called several times); the label names their arguments."""
     shape = parse_shape(input_shape, "--input-shape") if input_shape is not None else None
+    is_file = isinstance(ref, str) and (ref == "-" or os.path.exists(ref)) and ref not in PRESETS
+    if call is not None and not is_file:
+        raise ModelError("--call needs a file of Keras code that defines the function")
     if isinstance(ref, ModelSpec):
-        spec = ref
+        models = [("", ref)]
     elif ref in PRESETS:
-        return PRESETS[ref].spec(shape, classes)
+        return [("", PRESETS[ref].spec(shape, classes))]
     elif ref == "-" or os.path.exists(ref):
-        from cnnlab.models.keras_code import parse_model
+        from cnnlab.models.keras_code import parse_models
 
         text, source = read_model_text(ref)
-        spec = parse_model(text, source=source)
+        models = parse_models(text, source=source, call=call)
     else:
         raise ModelError(
             f"unknown model {ref!r}: not a preset ({', '.join(PRESETS)}) and no such file"
         )
-    return fit_to_data(spec, shape, classes)
+    return [(label, fit_to_data(spec, shape, classes)) for label, spec in models]
+
+
+def pick_model(models: list[tuple[str, ModelSpec]], number: int) -> tuple[str, ModelSpec]:
+    """The `number`th (label, spec) (from 1), as `--model N` asks."""
+    if not 1 <= number <= len(models):
+        raise ModelError(f"--model {number}: the code builds {len(models)} model(s); give 1 to {len(models)}")
+    return models[number - 1]
 
 
 def fit_to_data(spec: ModelSpec, shape, classes: int | None) -> ModelSpec:

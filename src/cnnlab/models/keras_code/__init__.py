@@ -18,12 +18,17 @@ line numbers in messages always refer to the user's text.
 
 from __future__ import annotations
 
+import ast
+
+from cnnlab.models.keras_code.evaluate import Unknown
+from cnnlab.models.keras_code.expressions import NO_DEFAULT
 from cnnlab.models.keras_code.files import looks_like_toml, parse_json, parse_toml
+from cnnlab.models.keras_code.program import Built, Program, needs_program, signature
 from cnnlab.models.keras_code.reader import CodeReader, rejoin_wrapped
 from cnnlab.models.keras_code.text import clean_chars, clean_lines, statements
 from cnnlab.models.layers import ModelError, ModelSpec
 
-__all__ = ["parse_model"]
+__all__ = ["parse_model", "parse_models"]
 
 
 def parse_model(text: str, source: str = "<stdin>", name: str | None = None) -> ModelSpec:
@@ -32,24 +37,110 @@ def parse_model(text: str, source: str = "<stdin>", name: str | None = None) -> 
     `name` is the model name used when the text gives none (Keras code's `name=`
     and a model file's `name` win); otherwise "sequential", or "functional" for
     functional Keras code, as Keras names them. Every problem raises `ModelError`
-    with one message, "SOURCE: line N: ...", naming the layer and the fix.
+    with one message, "SOURCE: line N: ...", naming the layer and the fix; so does
+    code that builds several models (`parse_models` reads them all).
+    """
+    models = parse_models(text, source, name)
+    if len(models) > 1:
+        listed = "; ".join(f"{i}: {label or spec.name}" for i, (label, spec) in enumerate(models, 1))
+        raise ModelError(
+            f"{source}: the code builds {len(models)} models ({listed}); pick one with --model N "
+            "(cnnlab summary FILE prints them all)"
+        )
+    return models[0][1]
+
+
+def parse_models(
+    text: str, source: str = "<stdin>", name: str | None = None, call: str | None = None
+) -> list[tuple[str, ModelSpec]]:
+    """Every model the text builds, in order, as (label, spec).
+
+    The label names the loop values and call arguments that built the model (empty
+    when the text builds one model plainly). `call` is a call of a function the code
+    defines, like `--call "create_nn(0.2, 2)"`: then the models it builds.
     """
     try:
-        return _parse(text, name)
+        return _parse(text, name, call)
     except ModelError as err:
         raise ModelError(f"{source}: {err}") from None
     except (RecursionError, MemoryError):  # ast's limits on nesting
         raise ModelError(f"{source}: the text is nested too deeply to read as a model") from None
 
 
-def _parse(text: str, name: str | None) -> ModelSpec:
+def _parse(text: str, name: str | None, call: str | None) -> list[tuple[str, ModelSpec]]:
     if "\x00" in text:
         raise ModelError("the text contains NUL bytes; give a text file (layers, Keras code, TOML or JSON)")
     text = clean_chars(text)
     if not text.strip():
         raise ModelError("the model text is empty; give one layer per line, Keras code, TOML or JSON")
     if text.lstrip().startswith("{"):
-        return parse_json(text, name)
+        return [("", parse_json(text, name))]
     if looks_like_toml(text):
-        return parse_toml(text, name)
-    return CodeReader(rejoin_wrapped(statements(clean_lines(text)))).model(name)
+        return [("", parse_toml(text, name))]
+    code = clean_lines(text)
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        tree = None
+    if tree is not None and (call is not None or needs_program(tree)):
+        return _follow(tree, name, call)
+    if call is not None:
+        raise ModelError(f"--call needs code that Python can read as a whole; {_why(code)}")
+    return [("", CodeReader(rejoin_wrapped(statements(code))).model(name))]
+
+
+def _why(code: str) -> str:
+    statements(code)  # raises the message that names the line
+    return "check its indentation"
+
+
+def _follow(tree: ast.Module, name: str | None, call: str | None) -> list[tuple[str, ModelSpec]]:
+    """Follow the code in order (functions, loops, branches) and read each model it builds."""
+    program = Program(tree)
+    built = program.run()
+    if call is not None:
+        built = program.call_text(call)
+    elif not built:
+        built = _uncalled(program)
+    counters: dict[str, int] = {}
+    out = []
+    for b in built:
+        base = "functional" if b.model.__class__.__name__ == "FunctionalModel" else "sequential"
+        n = counters.get(base, 0)
+        if b.model.name is None:
+            counters[base] = n + 1
+        default = name or (base if n == 0 else f"{base}_{n}")
+        out.append((b.label, b.model.spec(default)))
+    return out
+
+
+def _uncalled(program: Program) -> list[Built]:
+    """A model-building function the code defines but never calls: read it as called with its
+    defaults, its other parameters left unknown (fine for an input shape the data gives)."""
+    uncalled = program.uncalled()
+    if not uncalled:
+        raise ModelError("the code builds no model; give keras.Sequential([...]) or keras.Model(inputs, outputs)")
+    fn = uncalled[0]
+    a = fn.node.args
+    positional = a.posonlyargs + a.args
+    required = [p.arg for p in positional[: len(positional) - len(fn.defaults)]]
+    required_kw = [p.arg for p, d in zip(a.kwonlyargs, fn.kw_defaults) if d is NO_DEFAULT]
+    never = f"{signature(fn)} is defined but never called, so the code builds no model"
+    fix = f'call it in the code, or give --call "{fn.node.name}(...)" with its arguments'
+    if len(uncalled) > 1:
+        names = ", ".join(signature(f) for f in uncalled)
+        raise ModelError(f"line {fn.node.lineno}: the code defines {names} and calls none of them; {fix}")
+    try:
+        args = [Unknown(p) for p in required]
+        program.call_user(fn, args, {p: Unknown(p) for p in required_kw})
+    except ModelError as err:
+        if not required + required_kw:
+            raise
+        raise ModelError(f"line {fn.node.lineno}: {never}; {fix} ({err})") from None
+    if not program.built:
+        raise ModelError(f"line {fn.node.lineno}: {never}; {fix}")
+    unknown = ", ".join(required + required_kw)
+    how = f"{unknown} left unknown" if unknown else "its defaults"
+    for b in program.built:
+        b.label = f"{signature(fn)}, never called in the code: read with {how}"
+    return program.built

@@ -262,6 +262,8 @@ def _syntax_message(code: str, line: int, err: Exception) -> str:
     text = lines[line - 1].strip() if 0 < line <= len(lines) else ""
     snippet = text if len(text) <= 70 else text[:67] + "..."
     why = getattr(err, "msg", None) or str(err)
+    if "4300 digits" in why:  # Python's limit on integer literals
+        return f"line {line}: a number with more than 4,300 digits; write the sizes a model needs"
     return (
         f"line {line}: cannot read {snippet!r} as a layer or Keras code ({why}); "
         "check its brackets and quotes"

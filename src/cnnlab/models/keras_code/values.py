@@ -11,7 +11,12 @@ from __future__ import annotations
 import ast
 from typing import Any
 
+from cnnlab.models.layers import ModelError
+
 __all__ = ["Names", "NotConstant", "arith", "call_kind", "dotted", "has_none", "is_method", "is_number", "node_line", "node_pos", "node_text", "target"]
+
+
+MAX_WORK = 10_000  # evaluation steps for one value: names used many times multiply
 
 
 class NotConstant(Exception):
@@ -69,6 +74,7 @@ class Names:
     """The assignments of a list of statements, and the constant values they give."""
 
     def __init__(self, stmts: list[ast.stmt]):
+        self.work = self.work_line = 0
         self.assigned: dict[str, list[tuple[tuple[int, int], ast.expr]]] = {}
         for stmt in stmts:
             targets: list[ast.expr] = []
@@ -92,6 +98,14 @@ class Names:
         """Evaluate constants, tuples, lists, arithmetic and constant names; never runs code."""
         if depth > 40:
             raise NotConstant
+        if depth == 0:
+            self.work, self.work_line = 0, at[0]
+        self.work += 1
+        if self.work > MAX_WORK:
+            raise ModelError(
+                f"line {self.work_line}: this value is built from more than {MAX_WORK:,} items; cnnlab reads "
+                "the code that builds a model, not data: write the sizes the model needs"
+            )
         ev = lambda n: self.value(n, at, depth + 1)  # noqa: E731
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str, type(None))):
             return node.value

@@ -1,0 +1,123 @@
+"""Keras calls met while following code: Input, layer calls, applying a layer, the models.
+
+Each takes the `Expressions` that is following the code (`ev`): arguments are worked
+out there and then (a loop's current value, a function's arguments), and each model
+is recorded in the order the code builds it.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import TYPE_CHECKING, Any
+
+from cnnlab.models.keras_code.evaluate import is_known
+from cnnlab.models.keras_code.functional import BRANCH_FIX
+from cnnlab.models.keras_code.layer_calls import LayerCalls
+from cnnlab.models.keras_code.symbolic import (
+    Frozen,
+    FunctionalModel,
+    Input,
+    LayerCall,
+    SequentialModel,
+    Tensor,
+    describe,
+)
+from cnnlab.models.keras_code.values import call_kind, node_line, node_text
+from cnnlab.models.layers import ModelError
+
+if TYPE_CHECKING:
+    from cnnlab.models.keras_code.expressions import Expressions
+
+__all__ = ["apply", "make_functional", "make_input", "make_layer_call", "make_sequential"]
+
+
+def frozen(ev: Expressions, node: ast.Call) -> Frozen:
+    values, texts = {}, {}
+    for arg in [*node.args, *(k.value for k in node.keywords)]:
+        values[id(arg)] = ev.eval(arg)
+        texts[id(arg)] = node_text(arg) if is_known(values[id(arg)]) else ev.describe(arg)
+    return Frozen(values, texts)
+
+
+def make_layer_call(ev: Expressions, node: ast.Call, kind: str) -> LayerCall:
+    return LayerCall(node, kind, frozen(ev, node), node_line(node, ev.line))
+
+
+def make_input(ev: Expressions, node: ast.Call) -> Input:
+    calls = LayerCalls(frozen(ev, node))  # type: ignore[arg-type]
+    if call_kind(node) == "InputLayer" and not node.args and not any(
+        k.arg in ("shape", "input_shape", "batch_shape", "batch_input_shape") for k in node.keywords
+    ):
+        raise ModelError(f"line {ev.line}: InputLayer needs shape=(H, W, C)")
+    shape = calls.input_shape(node)
+    return Input(shape, calls.hint, ev.line)
+
+
+def name_given(ev: Expressions, node: ast.Call) -> str | None:
+    for k in node.keywords:
+        if k.arg == "name":
+            v = ev.eval(k.value)
+            return v if isinstance(v, str) and v else None
+    return None
+
+
+def make_sequential(ev: Expressions, node: ast.Call) -> SequentialModel:
+    given = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "layers"), None)
+    items: list[tuple[Any, int]] = []
+    if given is not None:
+        v = ev.eval(given)
+        if not isinstance(v, (list, tuple)):
+            raise ModelError(
+                f"line {ev.line}: cannot read the layers of Sequential({ev.describe(given)}); "
+                "give them as a list: keras.Sequential([layers.Conv2D(...), ...])"
+            )
+        lines = [node_line(e) for e in given.elts] if isinstance(given, (ast.List, ast.Tuple)) else []
+        for i, item in enumerate(v):
+            at = lines[i] if len(lines) == len(v) else getattr(item, "line", ev.line)
+            items.append((item, at))
+    model = SequentialModel(items, name_given(ev, node), ev.line)
+    ev.record(model)
+    return model
+
+
+def make_functional(ev: Expressions, node: ast.Call) -> FunctionalModel:
+    keys = {k.arg: k.value for k in node.keywords if k.arg}
+    ends = []
+    for i, names in enumerate((("inputs", "input"), ("outputs", "output"))):
+        given = keys.get(names[0], keys.get(names[1], node.args[i] if len(node.args) > i else None))
+        if given is None:
+            raise ModelError(
+                f"line {ev.line}: keras.Model needs inputs and outputs, "
+                "e.g. keras.Model(inputs=inputs, outputs=outputs)"
+            )
+        v = ev.eval(given)
+        if isinstance(v, (list, tuple)) and len(v) == 1:
+            v = v[0]
+        if isinstance(v, (list, tuple, dict)):
+            raise ModelError(f"line {ev.line}: the model has branches ({len(v)} {names[0]}), {BRANCH_FIX}")
+        if not isinstance(v, Tensor):
+            raise ModelError(
+                f"line {ev.line}: cannot follow {names[0]}={ev.describe(given)}; give the "
+                f"result of keras.Input (inputs) and of the last layer (outputs)"
+            )
+        ends.append(v)
+    model = FunctionalModel(ends[0], ends[1], name_given(ev, node), ev.line)
+    ev.record(model)
+    return model
+
+
+def apply(ev: Expressions, layer: LayerCall, node: ast.Call) -> Tensor:
+    if not node.args:
+        raise ModelError(f"line {ev.line}: {layer.kind}(...)() is applied to nothing; give it a tensor")
+    arg = ev.eval(node.args[0])
+    if isinstance(arg, (list, tuple)):
+        raise ModelError(
+            f"line {ev.line}: the model has branches ({layer.kind} of {node_text(node.args[0])}), {BRANCH_FIX}"
+        )
+    if not isinstance(arg, Tensor):
+        raise ModelError(
+            f"line {ev.line}: {layer.kind} is applied to {describe(arg)}, which is not the result "
+            "of keras.Input or of a layer; start the model with inputs = keras.Input(shape=(H, W, C))"
+        )
+    ev.count_layer()
+    return Tensor(arg.root, (*arg.steps, (layer, ev.line)))
