@@ -8,7 +8,7 @@ is recorded in the order the code builds it.
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from cnnlab.models.keras_code.evaluate import is_known
 from cnnlab.models.keras_code.functional import BRANCH_FIX
@@ -25,10 +25,18 @@ from cnnlab.models.keras_code.symbolic import (
 from cnnlab.models.keras_code.values import call_kind, node_line, node_text
 from cnnlab.models.layers import ModelError
 
-if TYPE_CHECKING:
-    from cnnlab.models.keras_code.expressions import Expressions
-
 __all__ = ["apply", "make_functional", "make_input", "make_layer_call", "make_sequential"]
+
+
+class Expressions(Protocol):
+    """What these calls need of the reader following the code (`expressions.Expressions`)."""
+
+    line: int
+
+    def eval(self, node: ast.expr) -> Any: ...
+    def describe(self, node: ast.AST) -> str: ...
+    def record(self, model: SequentialModel | FunctionalModel) -> None: ...
+    def count_layer(self) -> None: ...
 
 
 def frozen(ev: Expressions, node: ast.Call) -> Frozen:
