@@ -351,12 +351,8 @@ class RunFolder:
         if metadata.get("format") != CHECKPOINT_FORMAT:
             raise RunError(f"{self.last_checkpoint} is not a {CHECKPOINT_FORMAT} file")
         meta = json.loads(metadata["state"])
-        net.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")})
-        opt_state: dict[int, dict[str, Any]] = {}
-        for key, value in tensors.items():
-            if key.startswith("optimizer/"):
-                _, index, name = key.split("/", 2)
-                opt_state.setdefault(int(index), {})[name] = value
+        _load_weights(net, {k[6:]: v for k, v in tensors.items() if k.startswith("model/")}, self.last_checkpoint)
+        opt_state = _optimizer_state(optimizer, tensors, self.last_checkpoint)
         for index, values in meta["optimizer_plain_state"].items():
             opt_state.setdefault(int(index), {}).update(values)
         optimizer.load_state_dict({"state": opt_state, "param_groups": meta["param_groups"]})
@@ -366,6 +362,45 @@ class RunFolder:
             progress = dict(meta["progress"], loss_sum=tensors["progress/loss_sum"],
                             correct=tensors["progress/correct"])
         return meta["history"], progress
+
+
+def _load_weights(net: torch.nn.Module, weights: dict[str, torch.Tensor], path: Path) -> None:
+    """Copy checkpointed weights into `net`, after checking every name, shape and dtype."""
+    expected = net.state_dict()
+    if set(weights) != set(expected):
+        missing, extra = sorted(set(expected) - set(weights)), sorted(set(weights) - set(expected))
+        raise RunError(f"{path} does not hold this run's model (missing {missing[:3]}, unexpected {extra[:3]})")
+    for name, value in weights.items():
+        if value.shape != expected[name].shape or value.dtype != expected[name].dtype:
+            raise RunError(f"{path}: {name} is {tuple(value.shape)} {value.dtype}, the model needs "
+                           f"{tuple(expected[name].shape)} {expected[name].dtype}")
+    net.load_state_dict(weights)
+
+
+def _optimizer_state(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
+                     path: Path) -> dict[int, dict[str, torch.Tensor]]:
+    """The optimizer's per-parameter tensors, checked against the parameters and laid out in
+    each parameter's memory format: fused updates walk parameter and state memory in step, so
+    a channels_last weight with a contiguous moment would pair the wrong elements."""
+    import torch
+
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if not key.startswith("optimizer/"):
+            continue
+        _, index, name = key.split("/", 2)
+        if not index.isdigit() or int(index) >= len(params):
+            raise RunError(f"{path}: {key} names no parameter of this run's model")
+        param = params[int(index)]
+        if value.dim() == 0:  # Adam's step count
+            state.setdefault(int(index), {})[name] = value
+            continue
+        if value.shape != param.shape or not value.is_floating_point():
+            raise RunError(f"{path}: {key} is {tuple(value.shape)} {value.dtype}, its parameter is "
+                           f"{tuple(param.shape)} {param.dtype}")
+        state.setdefault(int(index), {})[name] = torch.empty_like(param).copy_(value)
+    return state
 
 
 def read_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
