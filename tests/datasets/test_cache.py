@@ -48,3 +48,14 @@ def test_only_files_in_our_cache_count_as_ours(tmp_path):
     mine = cache.dataset_dir("mnist") / "a.gz"
     assert cache.is_ours(mine, spec)
     assert not cache.is_ours(tmp_path / "elsewhere" / "a.gz", spec)
+
+
+def test_decoded_arrays_changed_in_place_are_not_trusted():
+    """Zeroing x_train.npy keeps its size, shape and dtype: only the digest notices."""
+    arrays = {"x_train": np.arange(1, 25, dtype=np.uint8).reshape(2, 3, 4), "y_train": np.array([1, 2], np.uint8)}
+    cache.save_decoded("demo", arrays, {"format": "idx"})
+    npy = cache.decoded_dir("demo") / "x_train.npy"
+    raw = npy.read_bytes()
+    header = len(raw) - arrays["x_train"].nbytes
+    npy.write_bytes(raw[:header] + bytes(arrays["x_train"].nbytes))
+    assert cache.load_decoded("demo") is None

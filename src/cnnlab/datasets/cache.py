@@ -4,6 +4,7 @@ decoded arrays kept as .npy next to the sources so the next load is near-instant
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -16,7 +17,7 @@ from cnnlab.datasets.registry import DatasetSpec, Source, SourceFile
 from cnnlab.files import atomic_write
 from cnnlab.home import cache_root
 
-DECODED_VERSION = 1  # bump when decoding changes, so old .npy files are rebuilt
+DECODED_VERSION = 2  # bump when decoding or the manifest changes, so old .npy files are rebuilt
 LOCK_TIMEOUT = 3600.0  # s; another process may be downloading 170 MB on a slow link
 
 
@@ -115,6 +116,8 @@ def load_decoded(name: str) -> dict[str, np.ndarray] | None:
             array = np.load(path, allow_pickle=False)
             if list(array.shape) != meta["shape"] or array.dtype.str != meta["dtype"]:
                 return None
+            if array_digest(array) != meta["sha256"]:  # changed since it was decoded from verified files
+                return None
             arrays[key] = array
         return arrays
     except (OSError, ValueError, KeyError, TypeError, EOFError):
@@ -126,6 +129,11 @@ def decoded_info(name: str) -> dict | None:
         return json.loads((decoded_dir(name) / "manifest.json").read_text())
     except (OSError, ValueError):
         return None
+
+
+def array_digest(array: np.ndarray) -> str:
+    """sha256 of an array's values in C order (a fraction of the time np.load takes)."""
+    return hashlib.sha256(memoryview(np.ascontiguousarray(array)).cast("B")).hexdigest()
 
 
 def save_decoded(name: str, arrays: dict[str, np.ndarray], provenance: dict) -> None:
@@ -140,7 +148,8 @@ def save_decoded(name: str, arrays: dict[str, np.ndarray], provenance: dict) -> 
         np.save(tmp, np.ascontiguousarray(array), allow_pickle=False)
         final = folder / f"{key}.npy"
         os.replace(tmp, final)
-        entries[key] = {"shape": list(array.shape), "dtype": array.dtype.str, "bytes": final.stat().st_size}
+        entries[key] = {"shape": list(array.shape), "dtype": array.dtype.str, "bytes": final.stat().st_size,
+                        "sha256": array_digest(array)}
     atomic_write(manifest_path, json.dumps({"version": DECODED_VERSION, "arrays": entries, **provenance}, indent=1))
 
 
