@@ -7,6 +7,7 @@ import argparse
 import importlib
 import sys
 
+from cnnlab.config import add_setting_flags
 from cnnlab.errors import CnnlabError
 
 DESCRIPTION = "cnnlab: small convolutional networks on image data, the Keras way."
@@ -103,19 +104,11 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--classes", type=int, help="number of classes (output units of the last Dense)")
 
 
-def _add_training_settings(p) -> None:
-    """The TrainSettings flags that `train` and `sweep` share (a sweep applies them to every run)."""
+def _add_training_settings(p, *, sweep: bool = False) -> None:
+    """--config and one flag per TrainSettings field (a sweep applies them to every run and
+    sets seed and threads itself)."""
     p.add_argument("--config", help="TOML file of settings (a [train] table); flags override it")
-    p.add_argument("--epochs", type=int, help="number of epochs (default 10)")
-    p.add_argument("--batch-size", type=int, help="examples per step (default 32, as Keras)")
-    p.add_argument("--optimizer", help="adam, sgd or rmsprop, with Keras's defaults (default adam)")
-    p.add_argument("--lr", type=float, help="learning rate (default: the optimizer's Keras default)")
-    p.add_argument("--validation-split", type=float, help="stratified part of train held out (default 0.1)")
-    p.add_argument("--validation", help="'test' validates on the test set, as the lesson does")
-    p.add_argument("--train-subset", type=int, metavar="N", help="train on the first N training images")
-    p.add_argument("--precision", help="auto, fp32 or bf16 (default auto: bf16 where the CPU has it)")
-    p.add_argument("--early-stopping", type=int, metavar="PATIENCE", help="stop after PATIENCE epochs "
-                   "without a lower val_loss; keep the best weights")
+    add_setting_flags(p, sweep=sweep)
 
 
 def _add_train_commands(sub) -> None:
@@ -123,8 +116,6 @@ def _add_train_commands(sub) -> None:
     t.add_argument("model", nargs="?", help="preset name (e.g. cifar_model) or model file")
     t.add_argument("--dataset", help="dataset name or image folder, e.g. cifar10")
     _add_training_settings(t)
-    t.add_argument("--seed", type=int, help="data order, initial weights, dropout, split (default 0)")
-    t.add_argument("--threads", type=int, help="CPU threads (default: the cores not busy with other work)")
     t.add_argument("--name", help="run folder name (default MODEL-DATASET-TIME)")
     t.add_argument("--out", default="runs", help="where run folders go (default runs)")
     t.add_argument("--resume", metavar="RUN", help="continue an interrupted run from its checkpoint")
@@ -155,7 +146,7 @@ def _add_sweep_command(sub) -> None:
                    help="local processes (default), or Ray tasks where ray is installed")
     w.add_argument("--metric", choices=["val_loss", "val_accuracy"],
                    help="what picks the best setting: its mean final value (default val_loss)")
-    _add_training_settings(w)
+    _add_training_settings(w, sweep=True)
     w.add_argument("--name", help="sweep folder name (default sweep-MODEL-DATASET-NAMES); the same "
                    "name again continues that sweep")
     w.add_argument("--out", default="runs", help="where the sweep folder goes (default runs)")

@@ -25,19 +25,27 @@ PRECISIONS = ("auto", "fp32", "bf16")
 DEFAULT_LR = {"adam": 1e-3, "sgd": 1e-2, "rmsprop": 1e-3}
 
 
+def _setting(default: Any, help: str, *, metavar: str | None = None, sweep: bool = True) -> Any:
+    """A settings field that is also a command-line flag (--name-with-dashes) with this help;
+    sweep=False: a sweep sets it itself for every run, so `cnnlab sweep` has no such flag."""
+    return dataclasses.field(default=default, metadata={"help": help, "metavar": metavar, "sweep": sweep})
+
+
 @dataclasses.dataclass
 class TrainSettings:
-    epochs: int = 10
-    batch_size: int = 32  # Keras fit's default
-    optimizer: str = "adam"  # adam | sgd | rmsprop, each with Keras's defaults
-    lr: float | None = None  # None: the optimizer's Keras default (adam 1e-3, sgd 1e-2, rmsprop 1e-3)
-    validation_split: float = 0.1  # seeded, stratified part of the training set held out
-    validation: str = "split"  # "split" (validation_split of train) or "test" (the test set)
-    train_subset: int | None = None  # the first N training examples only (the lesson's habit)
-    seed: int = 0  # data order, initialisation, dropout and the validation split
-    precision: str = "auto"  # auto: bf16 autocast where the CPU has AMX/AVX512-BF16, else fp32
-    early_stopping: int | None = None  # patience in epochs on val_loss; restores the best weights
-    threads: int | None = None  # torch CPU threads; None: the usable cores not busy with other work
+    epochs: int = _setting(10, "number of epochs (default 10)")
+    batch_size: int = _setting(32, "examples per step (default 32, as Keras)")
+    optimizer: str = _setting("adam", "adam, sgd or rmsprop, with Keras's defaults (default adam)")
+    lr: float | None = _setting(None, "learning rate (default: the optimizer's Keras default)")
+    validation_split: float = _setting(0.1, "stratified part of train held out (default 0.1)")
+    validation: str = _setting("split", "'test' validates on the test set, as the lesson does")
+    train_subset: int | None = _setting(None, "train on the first N training images", metavar="N")
+    seed: int = _setting(0, "data order, initial weights, dropout, split (default 0)", sweep=False)
+    precision: str = _setting("auto", "auto, fp32 or bf16 (default auto: bf16 where the CPU has it)")
+    early_stopping: int | None = _setting(None, "stop after PATIENCE epochs without a lower val_loss; "
+                                          "keep the best weights", metavar="PATIENCE")
+    threads: int | None = _setting(None, "CPU threads (default: the cores not busy with other work)",
+                                   sweep=False)
 
     @property
     def learning_rate(self) -> float:
@@ -89,6 +97,29 @@ class TrainSettings:
                 raise ConfigError("early_stopping watches val_loss; give a validation_split > 0")
         if self.threads is not None:
             _positive_int("threads", self.threads)
+
+
+_FLAG_TYPES = {"int": int, "float": float, "str": str}
+
+
+def flag_names(cls=TrainSettings, *, sweep: bool = False) -> list[str]:
+    """The settings that are flags of `cnnlab train` (argparse dest == field name), or of
+    `cnnlab sweep` with sweep=True."""
+    return [f.name for f in dataclasses.fields(cls) if not sweep or f.metadata["sweep"]]
+
+
+def add_setting_flags(parser, cls=TrainSettings, *, sweep: bool = False) -> None:
+    """One flag per field, typed from its annotation, default None (so a TOML file still counts)."""
+    for f in dataclasses.fields(cls):
+        if f.name in flag_names(cls, sweep=sweep):
+            kind = _FLAG_TYPES[str(f.type).split("|")[0].strip()]
+            parser.add_argument(f"--{f.name.replace('_', '-')}", type=None if kind is str else kind,
+                                metavar=f.metadata["metavar"], help=f.metadata["help"])
+
+
+def setting_flags(args, cls=TrainSettings, *, sweep: bool = False) -> dict[str, Any]:
+    """The settings given as flags in parsed `args`, by field name (None where not given)."""
+    return {name: getattr(args, name) for name in flag_names(cls, sweep=sweep)}
 
 
 def read_toml(path: str | Path, section: str) -> dict[str, Any]:

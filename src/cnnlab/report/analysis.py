@@ -56,20 +56,35 @@ def detect_overfitting(
 ) -> Overfitting | None:
     """The epoch where val_loss starts rising while loss keeps falling (rules in the module
     docstring), or None when the history shows no such turn."""
+    found = judge_overfitting(history, patience=patience, min_rise=min_rise, tail=tail)
+    return found if isinstance(found, Overfitting) else None
+
+
+def judge_overfitting(
+    history: History, *, patience: int = PATIENCE, min_rise: float = MIN_RISE, tail: int = TAIL
+) -> Overfitting | str:
+    """The rule of the module docstring applied once: the Overfitting found, or in words the
+    step of the rule the history does not meet."""
     val, loss = history.val_loss, history.loss
-    if not _finite(val) or len(loss) != len(val):
-        return None
+    if not _finite(val):
+        return "val_loss was never a number"
     onset = _arg(val, min)
     after = len(val) - 1 - onset
+    if after == 0:
+        return f"val_loss is at its lowest, {val[onset]:.3f}, at the last epoch"
     if after < patience:
-        return None
+        return (f"val_loss was lowest at epoch {history.epoch[onset]}, {after} epoch before the end: "
+                "too soon to call a trend")
     n_tail = min(tail, after)
     end_val = _mean(val[-n_tail:])
+    if not end_val > val[onset] * (1 + min_rise):
+        return (f"val_loss stays within {min_rise:.0%} of its lowest value, {val[onset]:.3f} "
+                f"(epoch {history.epoch[onset]})")
+    if len(loss) != len(val):
+        return "val_loss rose, but there is no training loss for every epoch to compare it with"
     end_loss = _mean(loss[-n_tail:])
-    rose = end_val > val[onset] * (1 + min_rise)
-    still_learning = end_loss < loss[onset]
-    if not (rose and still_learning):
-        return None
+    if not end_loss < loss[onset]:
+        return "val_loss rose, but so did the training loss, so this is not overfitting"
     return Overfitting(
         onset_epoch=history.epoch[onset],
         min_val_loss=val[onset],

@@ -2,16 +2,7 @@
 
 from __future__ import annotations
 
-import math
-
-from cnnlab.report.analysis import (
-    MIN_RISE,
-    PATIENCE,
-    TAIL,
-    best_epoch,
-    detect_overfitting,
-    generalisation_gap,
-)
+from cnnlab.report.analysis import best_epoch, generalisation_gap, judge_overfitting
 from cnnlab.rundir import History
 
 
@@ -38,9 +29,9 @@ def overfitting_sentence(label: str, history: History) -> str | None:
     """Where val_loss turns up while loss keeps falling, or that it does not (yet)."""
     if not history.val_loss or len(history) < 2:
         return None
-    found = detect_overfitting(history)
-    if found is None:
-        return f"{label} shows no sign of overfitting in {len(history)} epochs: {_why_not(history)}."
+    found = judge_overfitting(history)
+    if isinstance(found, str):
+        return f"{label} shows no sign of overfitting in {len(history)} epochs: {found}."
     tail = (f"epoch {found.last_epoch}" if found.tail_from_epoch == found.last_epoch
             else f"epochs {found.tail_from_epoch}-{found.last_epoch}")
     return (
@@ -49,26 +40,6 @@ def overfitting_sentence(label: str, history: History) -> str | None:
         f"+{found.rise:.0%}) while loss keeps falling from {found.loss_at_onset:.3f} to "
         f"{found.end_loss:.3f}."
     )
-
-
-def _why_not(history: History) -> str:
-    """Which part of the overfitting rule (see analysis.py) the history does not meet."""
-    val = history.val_loss
-    lowest = min((i for i, v in enumerate(val) if math.isfinite(v)), key=lambda i: val[i], default=None)
-    if lowest is None:
-        return "val_loss was never a number"
-    after = len(val) - 1 - lowest
-    if after == 0:
-        return f"val_loss is at its lowest, {val[lowest]:.3f}, at the last epoch"
-    if after < PATIENCE:
-        return (f"val_loss was lowest at epoch {history.epoch[lowest]}, {after} epoch before the end: "
-                "too soon to call a trend")
-    tail = [v for v in val[-min(TAIL, after):] if math.isfinite(v)]
-    end = sum(tail) / len(tail) if tail else math.nan
-    if not end > val[lowest] * (1 + MIN_RISE):
-        return (f"val_loss stays within {MIN_RISE:.0%} of its lowest value, {val[lowest]:.3f} "
-                f"(epoch {history.epoch[lowest]})")
-    return "val_loss rose, but so did the training loss, so this is not overfitting"
 
 
 def gap_sentence(label: str, history: History) -> str | None:

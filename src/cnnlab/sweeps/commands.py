@@ -15,17 +15,13 @@ import sys
 import time
 from pathlib import Path
 
-from cnnlab.config import TrainSettings
+from cnnlab.config import TrainSettings, flag_names, setting_flags
 from cnnlab.errors import CnnlabError
 from cnnlab.sweeps.grid import SweepError, parse_set
 from cnnlab.sweeps.jobs import INTERRUPTED, LOGS, Outcome, remember_dataset
 from cnnlab.sweeps.plan import SWEEP_FILE, Sweep, now
 from cnnlab.sweeps.runner import clear_unfinished, run_jobs
 from cnnlab.sweeps.summary import best_setting, read_result, run_finished, summarize, text_table
-
-# train flags a sweep takes (argparse dest == TrainSettings field); seed and threads it owns
-SETTING_FLAGS = ("epochs", "batch_size", "optimizer", "lr", "validation_split", "validation",
-                 "train_subset", "precision", "early_stopping")
 
 
 def sweep(args) -> int:
@@ -42,8 +38,7 @@ def sweep(args) -> int:
         if not args.model or not args.dataset:
             raise SweepError("sweep needs a MODEL and --dataset NAME, e.g. "
                              "cnnlab sweep cifar_model_dropout --dataset fashion_mnist --set dropout=0.2,0.5")
-        flags = {name: getattr(args, name) for name in SETTING_FLAGS}
-        settings = TrainSettings.from_sources(args.config, flags)
+        settings = TrainSettings.from_sources(args.config, setting_flags(args, sweep=True))
         sets = [parse_set(text) for text in args.set or []]
         data = open_dataset(args.dataset)
         spec = resolve_model(args.model, data)
@@ -184,7 +179,7 @@ def _workers(workers: int, runs: int, cluster: bool = False) -> tuple[int, int]:
 
 
 def _only_workers_with_resume(args) -> None:
-    given = [f"--{n.replace('_', '-')}" for n in SETTING_FLAGS if getattr(args, n) is not None]
+    given = [f"--{n.replace('_', '-')}" for n in flag_names(sweep=True) if getattr(args, n) is not None]
     given += [flag for flag, value in (("MODEL", args.model), ("--dataset", args.dataset), ("--set", args.set),
                                        ("--config", args.config), ("--name", args.name),
                                        ("--seeds", args.seeds is not None), ("--metric", args.metric)) if value]

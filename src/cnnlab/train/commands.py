@@ -6,14 +6,9 @@ are all resolved and checked before the run folder is created.
 
 from __future__ import annotations
 
-from cnnlab.config import TrainSettings
+from cnnlab.config import TrainSettings, flag_names, setting_flags
 from cnnlab.errors import CnnlabError
 
-# flags that are TrainSettings fields (argparse dest == field name)
-SETTING_FLAGS = (
-    "epochs", "batch_size", "optimizer", "lr", "validation_split", "validation", "train_subset",
-    "seed", "precision", "early_stopping", "threads",
-)
 RESUME_FLAGS = ("epochs", "threads")  # what may change when a run is continued
 
 
@@ -27,8 +22,7 @@ def train(args) -> int:
         raise CnnlabError("train needs a MODEL (a preset such as cifar_model, or a model file), or --resume RUN")
     if not args.dataset:
         raise CnnlabError("train needs --dataset NAME, e.g. --dataset cifar10")
-    flags = {name: getattr(args, name) for name in SETTING_FLAGS}
-    settings = TrainSettings.from_sources(args.config, flags)
+    settings = TrainSettings.from_sources(args.config, setting_flags(args))
     code, _ = train_run(args.model, args.dataset, settings, args.out, args.name, args.quiet,
                         command=args.command_line)
     return code
@@ -64,7 +58,7 @@ def train_run(model, dataset, settings: TrainSettings, out: str = "runs", name: 
 
 
 def resume(args) -> int:
-    extra = [f"--{name.replace('_', '-')}" for name in SETTING_FLAGS if name not in RESUME_FLAGS
+    extra = [f"--{name.replace('_', '-')}" for name in flag_names() if name not in RESUME_FLAGS
              and getattr(args, name) is not None]
     if args.model or args.dataset or args.config or args.name or extra:
         raise CnnlabError(
