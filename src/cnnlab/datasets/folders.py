@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from cnnlab.datasets.errors import DatasetError
+from cnnlab.datasets.image_files import ImageFileError, image_size, open_image, to_8bit
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 TEST_FRACTION = 0.2  # of each class, when the folder has no train/test split of its own
@@ -85,10 +86,9 @@ def _split(items: Labeled, seed: int) -> tuple[Labeled, Labeled]:
 
 def _header(path: Path) -> tuple[str, tuple[int, int]]:
     try:
-        with Image.open(path) as im:
-            return im.mode, im.size
-    except (UnidentifiedImageError, OSError) as e:
-        raise DatasetError(f"{path}: not a readable image ({e}); remove it or replace it") from None
+        return image_size(path)
+    except ImageFileError as e:
+        raise DatasetError(str(e)) from None
 
 
 def image_format(layout: Layout, resize: tuple[int, int] | None) -> tuple[str, tuple[int, int]]:
@@ -102,20 +102,20 @@ def image_format(layout: Layout, resize: tuple[int, int] | None) -> tuple[str, t
         if resize is None and size != first_size:
             raise DatasetError(
                 f"{path} is {size[0]}x{size[1]} but {items[0][0]} is {first_size[0]}x{first_size[1]}; "
-                "images must agree in size, or pass resize=(H, W) (CLI: --resize HxW)")
+                "images must agree in size: resize them to one size, or in Python pass "
+                "load_dataset(folder, resize=(H, W))")
     hw = resize if resize is not None else (first_size[1], first_size[0])
     return ("L" if gray else "RGB"), hw
 
 
 def _read(path: Path, mode: str, hw: tuple[int, int]) -> np.ndarray:
     try:
-        with Image.open(path) as im:
-            im = im.convert(mode)
-            if im.size != (hw[1], hw[0]):
-                im = im.resize((hw[1], hw[0]), Image.Resampling.BILINEAR)
-            return np.asarray(im, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError) as e:
-        raise DatasetError(f"{path}: cannot decode image ({e}); remove it or replace it") from None
+        im = to_8bit(open_image(path)).convert(mode)
+    except ImageFileError as e:
+        raise DatasetError(str(e)) from None
+    if im.size != (hw[1], hw[0]):
+        im = im.resize((hw[1], hw[0]), Image.Resampling.BILINEAR)
+    return np.asarray(im, dtype=np.uint8)
 
 
 def load_folder(root, *, resize: tuple[int, int] | None = None, seed: int = 0):

@@ -35,21 +35,19 @@ def prepare_image(
     invert: str = "auto",
 ) -> PreparedImage:
     """Read, convert to grayscale or RGB, resize to (H, W), maybe invert."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, ImageOps
+
+    from cnnlab.datasets.image_files import ImageFileError, open_image, to_8bit
 
     height, width, channels = input_shape
     try:
-        with Image.open(path) as image:
-            image.load()
-            image = ImageOps.exif_transpose(image)
-    except FileNotFoundError:
-        raise ImageError(f"{path}: no such file") from None
-    except (UnidentifiedImageError, OSError) as e:
-        raise ImageError(f"{path}: not an image Pillow can read ({e})") from None
+        image = ImageOps.exif_transpose(open_image(path))
+    except ImageFileError as e:
+        raise ImageError(str(e)) from None
     original = (image.size, image.mode)
     if image.mode in ("RGBA", "LA", "P", "PA") or "transparency" in image.info:
         image = _flatten_alpha(image)
-    image = image.convert("L" if channels == 1 else "RGB")
+    image = to_8bit(image).convert("L" if channels == 1 else "RGB")
     image = image.resize((width, height), Image.Resampling.LANCZOS)
     pixels = np.asarray(image, dtype=np.uint8).reshape(height, width, channels)
     inverted = _should_invert(pixels, train_pixel_mean, invert)
