@@ -46,7 +46,7 @@ def confusion(n: int = 10, right: int = 30, wrong: int = 2) -> list[list[int]]:
 def write_run(path: Path, *, rows: list[dict] | None = None, metrics: bool = True,
               dataset: str = "digits", model: dict | None = None, config_extra: dict | None = None) -> Path:
     path.mkdir(parents=True, exist_ok=True)
-    config = {  # the layout cnnlab.train.runs writes
+    config = {  # the layout cnnlab.rundir writes
         "model": model or TINY_MODEL,
         "model_ref": "tiny_cnn.py",
         "dataset": {"name": dataset, "input_shape": [8, 8, 1], "num_classes": 10, "class_names": DIGITS},

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from cnnlab.datasets import cache
-from cnnlab.datasets.decoders import Arrays, decode
+from cnnlab.datasets.decoders import ArraysByName, decode
 from cnnlab.datasets.errors import DatasetError
 from cnnlab.datasets.fetch import FetchError, fetch_file, mirrors_for
 from cnnlab.datasets.registry import DatasetSpec, Source, SourceFile
@@ -101,7 +101,7 @@ def offline_error(spec: DatasetSpec, search: Search) -> DatasetError:
                         f"Looked for {'; or '.join(looked)}.{rejected} {manual_fix(spec)}")
 
 
-def check_arrays(spec: DatasetSpec, arrays: Arrays, origin: str) -> None:
+def check_arrays(spec: DatasetSpec, arrays: ArraysByName, origin: str) -> None:
     """The decoded arrays must be what the spec promises (shapes, dtype, label range)."""
     h, w, c = spec.input_shape
     image = (h, w) if c == 1 else (h, w, c)
@@ -119,7 +119,7 @@ def check_arrays(spec: DatasetSpec, arrays: Arrays, origin: str) -> None:
             raise DatasetError(f"{spec.name} from {origin}: " + "; ".join(problems))
 
 
-def _shape_labels(spec: DatasetSpec, arrays: Arrays) -> Arrays:
+def _shape_labels(spec: DatasetSpec, arrays: ArraysByName) -> ArraysByName:
     for key in list(arrays):
         if key.startswith("y_"):
             y = arrays[key].astype(np.uint8, copy=False)
@@ -127,7 +127,7 @@ def _shape_labels(spec: DatasetSpec, arrays: Arrays) -> Arrays:
     return arrays
 
 
-def build(spec: DatasetSpec, *, offline: bool, progress: bool) -> Arrays:
+def fetch_and_decode(spec: DatasetSpec, *, offline: bool, progress: bool) -> ArraysByName:
     """Find or fetch the sources, decode, check, and cache. Caller holds the lock."""
     search = Search()
     located = find_local(spec, search)
@@ -148,7 +148,7 @@ def build(spec: DatasetSpec, *, offline: bool, progress: bool) -> Arrays:
     return arrays
 
 
-def load_arrays(spec: DatasetSpec, *, offline: bool | None = None, progress: bool = True) -> Arrays:
+def load_arrays(spec: DatasetSpec, *, offline: bool | None = None, progress: bool = True) -> ArraysByName:
     """All arrays of a registry dataset, from the decoded cache when it is there."""
     arrays = _cached(spec)
     if arrays is not None:
@@ -156,11 +156,11 @@ def load_arrays(spec: DatasetSpec, *, offline: bool | None = None, progress: boo
     with cache.locked(spec.name):
         arrays = _cached(spec)  # another process may have built it meanwhile
         if arrays is None:
-            arrays = build(spec, offline=offline_requested(offline), progress=progress)
+            arrays = fetch_and_decode(spec, offline=offline_requested(offline), progress=progress)
     return arrays
 
 
-def _cached(spec: DatasetSpec) -> Arrays | None:
+def _cached(spec: DatasetSpec) -> ArraysByName | None:
     arrays = cache.load_decoded(spec.name)
     if arrays is None:
         return None

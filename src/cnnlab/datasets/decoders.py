@@ -22,7 +22,7 @@ from cnnlab.datasets.formats import (
     read_content,
 )
 
-Arrays = dict[str, np.ndarray]
+ArraysByName = dict[str, np.ndarray]  # x_train, y_train, x_test, y_test (and the coarse labels)
 
 
 def _content(name: str, paths: dict[str, Path], contents: dict[str, bytes | None]) -> bytes:
@@ -30,7 +30,7 @@ def _content(name: str, paths: dict[str, Path], contents: dict[str, bytes | None
     return data if data is not None else read_content(paths[name])
 
 
-def decode_idx(paths, contents, scratch: Path) -> Arrays:
+def decode_idx(paths, contents, scratch: Path) -> ArraysByName:
     def read(name: str, ndim: int) -> np.ndarray:
         what = str(paths[name])
         array = parse_idx(_content(name, paths, contents), what=what)
@@ -47,7 +47,7 @@ def decode_idx(paths, contents, scratch: Path) -> Arrays:
     return arrays
 
 
-def decode_keras_npz(paths, contents, scratch: Path) -> Arrays:
+def decode_keras_npz(paths, contents, scratch: Path) -> ArraysByName:
     (path,) = paths.values()
     try:
         with np.load(path, allow_pickle=False) as npz:
@@ -70,7 +70,7 @@ def _member(root: Path, relative: str) -> Path:
 
 
 def _cifar_binary(folder: str, train: list[str], test: str, label_bytes: int) -> Callable:
-    def decode(paths, contents, scratch: Path) -> Arrays:
+    def decode(paths, contents, scratch: Path) -> ArraysByName:
         root = _extracted(paths, scratch)
 
         def read(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -88,7 +88,7 @@ def _cifar_python(folder: str, train: list[str], test: str, label_keys: tuple[st
                   archive: bool = True) -> Callable:
     """From the python-version archive, or (archive=False) from its already extracted files."""
 
-    def decode(paths, contents, scratch: Path) -> Arrays:
+    def decode(paths, contents, scratch: Path) -> ArraysByName:
         if archive:
             root = _extracted(paths, scratch)
             files = {f"{folder}/{n}": _member(root, f"{folder}/{n}") for n in [*train, test]}
@@ -106,7 +106,7 @@ def _cifar_python(folder: str, train: list[str], test: str, label_keys: tuple[st
     return decode
 
 
-def _cifar_arrays(x_train, l_train, x_test, l_test) -> Arrays:
+def _cifar_arrays(x_train, l_train, x_test, l_test) -> ArraysByName:
     """Label columns are (label,) for CIFAR-10 and (coarse, fine) for CIFAR-100."""
     arrays = {"x_train": x_train, "y_train": l_train[:, -1:].copy(),
               "x_test": x_test, "y_test": l_test[:, -1:].copy()}
@@ -132,7 +132,7 @@ DECODERS: dict[str, Callable] = {
 }
 
 
-def decode(fmt: str, paths: dict[str, Path], contents: dict[str, bytes | None], scratch: Path) -> Arrays:
+def decode(fmt: str, paths: dict[str, Path], contents: dict[str, bytes | None], scratch: Path) -> ArraysByName:
     """Decode with the format's decoder; the scratch folder is removed afterwards."""
     try:
         return DECODERS[fmt](paths, contents, scratch)

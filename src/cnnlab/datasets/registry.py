@@ -1,7 +1,7 @@
 """Dataset facts as data: files, mirrors in order, sizes, hashes (with where each came from),
-class names and shapes. No I/O here; fetch.py, cache.py and loaders.py act on these specs.
+class names and shapes. No I/O here; fetch.py, cache.py, decoders.py and builtin.py act on these specs.
 
-Verification rule (see fetch.verify_file): a file is good when ANY of its checksums matches.
+Verification rule (see verify.verify_file): a file is good when ANY of its checksums matches.
 A checksum is either of the file as published (`of="file"`) or of its gunzipped content
 (`of="content"`), so an honest mirror that re-compressed the same content (Debian's
 dataset-fashion-mnist does) passes on the content hash.
@@ -36,7 +36,7 @@ class SourceFile:
 class Source:
     """One complete packaging of a dataset: all of `files`, in `format`, from `mirrors`."""
 
-    format: str  # a key of loaders.DECODERS
+    format: str  # a key of decoders.DECODERS
     files: tuple[SourceFile, ...]
     mirrors: tuple[str, ...]  # base URLs tried in order; a file's URL is mirror + file name
     discover: tuple[str, ...] = ()  # other folders that may already hold these files

@@ -56,8 +56,9 @@ class Arrays:
 
 
 @dataclass
-class History:
-    """What Keras's `model.fit` returns: `history` maps loss/accuracy/val_* to per-epoch lists."""
+class FitHistory:
+    """What `fit` returns, shaped like Keras's History: `history` maps loss/accuracy/val_* to
+    per-epoch lists, `epoch` counts from 0. (`cnnlab.rundir.History` is a run folder's history.csv.)"""
 
     rows: list[dict[str, float]] = field(default_factory=list)
     model: torch.nn.Module | None = None
@@ -158,8 +159,8 @@ def fit(
     verbose: bool = True,
     callbacks: Sequence[Callback] = (),
     **settings,
-) -> History:
-    """Train like Keras's `model.fit`; returns a `History` (`.history`, `.model`).
+) -> FitHistory:
+    """Train like Keras's `model.fit`; returns a `FitHistory` (`.history`, `.model`).
 
     model: a preset name, a model file, a ModelSpec, or a module from `cnnlab.models.build`.
     data: (x, y), or load_dataset's ((x_train, y_train), (x_test, y_test)) (its train part).
@@ -183,7 +184,7 @@ def fit(
         all_callbacks.append(EarlyStopping(config.early_stopping))
     all_callbacks.extend(callbacks)
     rows = run_epochs(trainer, train, validation, config, all_callbacks)
-    return History(rows, trainer.net)
+    return FitHistory(rows, trainer.net)
 
 
 def build_model(model, input_shape: tuple[int, ...], classes: int, seed: int) -> torch.nn.Module:
