@@ -1,0 +1,344 @@
+"""Model-building code followed in order (functions, loops, branches): totals equal Keras's.
+
+Keras (torch backend) runs the same code as the oracle; cnnlab reads it without
+running it. Each lesson block and each generated function must give the same
+models, in the same order, with the same parameter totals.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cnnlab.cli import main
+from cnnlab.models.keras_code import parse_model, parse_models
+from cnnlab.models.layers import ModelError
+from cnnlab.models.shapes import analyze
+from cnnlab.models.source import fit_to_data
+
+keras = pytest.importorskip("keras")
+
+
+class _Recording:
+    """`keras` for the oracle's run: every Model and Sequential made is kept, in order."""
+
+    def __init__(self) -> None:
+        self.models: list = []
+
+    def __getattr__(self, name: str):
+        real = getattr(keras, name)
+        if name not in ("Model", "Sequential"):
+            return real
+
+        def make(*args, **kwargs):
+            model = real(*args, **kwargs)
+            self.models.append(model)
+            return model
+
+        return make
+
+
+def keras_totals(code: str, shape: tuple[int, ...]) -> list[int]:
+    """Run `code` with Keras on stand-in data of `shape`; the parameter total of each model."""
+    keras.backend.clear_session()
+    recording = _Recording()
+    data = np.zeros((2, *shape), dtype="float32")
+    scope = {"keras": recording, "X_data": data, "train_images": data, "compile_model": lambda model: None}
+    exec(compile(code, "<lesson>", "exec"), scope)  # the oracle runs the code; cnnlab never does
+    totals = []
+    for model in recording.models:
+        if not model.built:
+            model.build((None, *shape))
+        totals.append(model.count_params())
+    return totals
+
+
+def cnnlab_totals(code: str, shape: tuple[int, ...], call: str | None = None) -> list[int]:
+    return [analyze(fit_to_data(spec, shape, None)).total for _, spec in parse_models(code, call=call)]
+
+
+CREATE_NN = """\
+def create_nn(nodes1=100, nodes2=50):
+    # Input layer
+    inputs = keras.Input(shape=(X_data.shape[1],), name='input')
+    # Dense layers
+    layers_dense = keras.layers.Dense(nodes1, 'relu')(inputs)
+    layers_dense = keras.layers.Dense(nodes2, 'relu')(layers_dense)
+    # Output layer
+    outputs = keras.layers.Dense(1)(layers_dense)
+    return keras.Model(inputs=inputs, outputs=outputs, name="model_small")
+"""
+
+CREATE_NN_WITH_HP = """\
+def create_nn_with_hp(dropout_rate, n_layers):
+    inputs = keras.Input(shape=train_images.shape[1:])
+    x = keras.layers.Conv2D(50, (3, 3), activation='relu')(inputs)
+    x = keras.layers.MaxPooling2D((2, 2))(x)
+    for layer in range(n_layers):
+        x = keras.layers.Conv2D(50, (3, 3), activation='relu')(x)
+    x = keras.layers.MaxPooling2D((2, 2))(x)
+    x = keras.layers.Dropout(dropout_rate)(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(50, activation='relu')(x)
+    outputs = keras.layers.Dense(10)(x)
+    model = keras.Model(inputs=inputs, outputs=outputs, name="cifar_model")
+    compile_model(model)
+    return model
+"""
+
+LESSON_BLOCKS = {
+    "create_nn with arguments": (CREATE_NN + "model = create_nn(10, 5)\nmodel.summary()\n", (89,), [961]),
+    "create_nn with its defaults": (CREATE_NN + "model = create_nn()\n", (89,), [14_101]),
+    "create_nn by keyword": (CREATE_NN + "model = create_nn(nodes2=5, nodes1=10)\n", (89,), [961]),
+    "create_nn from the data's width": (
+        "def create_nn(n_features, n_predictions):\n"
+        "    inputs = keras.Input(shape=(n_features,), name='input')\n"
+        "    x = keras.layers.Dense(100, 'relu')(inputs)\n"
+        "    outputs = keras.layers.Dense(n_predictions)(x)\n"
+        "    return keras.Model(inputs=inputs, outputs=outputs)\n"
+        "model = create_nn(X_data.shape[1], 1)\n",
+        (89,), [9_101],
+    ),
+    "create_nn_with_hp loops": (
+        CREATE_NN_WITH_HP + "for n_layers in (1, 2):\n    model = create_nn_with_hp(0.2, n_layers)\n",
+        (32, 32, 3), None,
+    ),
+    "dropout-rate loop over a list": (
+        CREATE_NN_WITH_HP.replace("create_nn_with_hp(dropout_rate, n_layers)", "create_nn_with_dropout(dropout_rate, n_layers=1)")
+        + "dropout_rates = [0.15, 0.3, 0.45, 0.6]\nval_losses = []\n"
+        "for dropout_rate in dropout_rates:\n"
+        "    model_dropout = create_nn_with_dropout(dropout_rate)\n"
+        "    val_losses.append(dropout_rate)\n",
+        (32, 32, 3), None,
+    ),
+    "kernel size and activation as arguments": (
+        "def create_nn_with_hp(activation_function, kernel_size):\n"
+        "    inputs = keras.Input(shape=train_images.shape[1:])\n"
+        "    x = keras.layers.Conv2D(50, (kernel_size, kernel_size), activation=activation_function)(inputs)\n"
+        "    x = keras.layers.MaxPooling2D((2, 2))(x)\n"
+        "    x = keras.layers.Flatten()(x)\n"
+        "    outputs = keras.layers.Dense(10)(x)\n"
+        "    return keras.Model(inputs=inputs, outputs=outputs)\n"
+        "model = create_nn_with_hp('relu', 4)\n",
+        (32, 32, 3), None,
+    ),
+    "Sequential built in a loop, named by f-string": (
+        "sizes = [64, 32]\nmodel = keras.Sequential(name=f'mlp_{len(sizes)}')\n"
+        "model.add(keras.Input(shape=(X_data.shape[1],)))\n"
+        "for i, units in enumerate(sizes):\n"
+        "    if i > 0:\n        model.add(keras.layers.Dropout(0.1))\n"
+        "    model.add(keras.layers.Dense(units * 2, activation='relu'))\n"
+        "model.add(keras.layers.Dense(1))\n",
+        (89,), None,
+    ),
+    "layers from a comprehension": (
+        "model = keras.Sequential([keras.Input(shape=train_images.shape[1:]), keras.layers.Flatten()]"
+        " + [keras.layers.Dense(n) for n in (16, 8) if n > 4])\n",
+        (32, 32, 3), None,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(LESSON_BLOCKS))
+def test_lesson_blocks_give_keras_totals(name):
+    code, shape, expected = LESSON_BLOCKS[name]
+    totals = cnnlab_totals(code, shape)
+    assert totals == keras_totals(code, shape)
+    if expected is not None:
+        assert totals == expected
+
+
+def test_each_model_is_labelled_with_its_arguments():
+    code = CREATE_NN_WITH_HP + "for dropout_rate in [0.2, 0.5]:\n    model = create_nn_with_hp(dropout_rate, 1)\n"
+    labels = [label for label, _ in parse_models(code)]
+    assert labels == [
+        "create_nn_with_hp(dropout_rate=0.2, n_layers=1)",
+        "create_nn_with_hp(dropout_rate=0.5, n_layers=1)",
+    ]
+    plain = parse_models("for rate in [0.1, 0.2]:\n    m = keras.Sequential([keras.layers.Dropout(rate)])\n")
+    assert [(label, spec.name) for label, spec in plain] == [("rate=0.1", "sequential"), ("rate=0.2", "sequential_1")]
+
+
+def test_one_model_is_asked_for_when_there_are_several():
+    code = "for rate in [0.1, 0.2]:\n    m = keras.Sequential([keras.layers.Dense(2)])\n"
+    with pytest.raises(ModelError, match=r"builds 2 models \(1: rate=0.1; 2: rate=0.2\); pick one with --model N"):
+        parse_model(code)
+
+
+def test_function_never_called_is_named_with_its_parameters():
+    with pytest.raises(ModelError) as info:
+        parse_models(CREATE_NN_WITH_HP)
+    assert str(info.value).startswith(
+        "<stdin>: line 1: create_nn_with_hp(dropout_rate, n_layers) is defined but never called, so the "
+        'code builds no model; call it in the code, or give --call "create_nn_with_hp(...)"'
+    )
+    assert cnnlab_totals(CREATE_NN_WITH_HP, (32, 32, 3), call="create_nn_with_hp(0.8, 2)") == keras_totals(
+        CREATE_NN_WITH_HP + "create_nn_with_hp(0.8, 2)\n", (32, 32, 3)
+    )
+    with pytest.raises(ModelError, match=r"--call 'create_nn_with_hp\(0.8\)': create_nn_with_hp\(\) is called without n_layers"):
+        parse_models(CREATE_NN_WITH_HP, call="create_nn_with_hp(0.8)")
+    with pytest.raises(ModelError, match=r"the code defines no function build; it defines: create_nn_with_hp\(dropout_rate, n_layers\)"):
+        parse_models(CREATE_NN_WITH_HP, call="build()")
+
+
+def test_summary_prints_each_model_and_picks_one(tmp_path, capsys):
+    path = tmp_path / "hp.py"
+    path.write_text(CREATE_NN_WITH_HP + "for n in (1, 2):\n    model = create_nn_with_hp(0.5, n)\n")
+    assert main(["summary", str(path), "--input-shape", "32,32,3"]) == 0
+    out = capsys.readouterr().out
+    assert "Model 1 of 2: create_nn_with_hp(dropout_rate=0.5, n_layers=1)" in out
+    assert "\nModel 2 of 2: create_nn_with_hp(dropout_rate=0.5, n_layers=2)" in out
+    assert out.count("Total params:") == 2
+    assert main(["summary", str(path), "--input-shape", "32,32,3", "--model", "2"]) == 0
+    out = capsys.readouterr().out
+    totals = keras_totals(path.read_text(), (32, 32, 3))
+    assert f"Total params: {totals[1]:,}" in out and "Model 1 of" not in out
+    assert main(["summary", str(path), "--input-shape", "32,32,3", "--model", "3"]) == 2
+    assert "--model 3: the code builds 2 model(s); give 1 to 2" in capsys.readouterr().err
+
+
+def test_summary_call_flag_and_tabular_input(tmp_path, capsys):
+    path = tmp_path / "nn.py"
+    path.write_text(CREATE_NN)
+    assert main(["summary", str(path), "--input-shape", "89", "--call", "create_nn(10, 5)"]) == 0
+    out = capsys.readouterr().out
+    assert "Total params: 961" in out and "(None, 89)" in out
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        (CREATE_NN_WITH_HP + "for r in rates_from_data:\n    create_nn_with_hp(r, 1)\n",
+         "line 15: the loop over `rates_from_data` depends on values cnnlab cannot work out"),
+        (CREATE_NN_WITH_HP + "if len(X) > 3:\n    create_nn_with_hp(0.1, 1)\n",
+         "line 15: the condition `len(X) > 3` depends on values cnnlab cannot work out"),
+        ("n = 3\nif flag_from_data:\n    n = 5\nfor i in range(2):\n    keras.Sequential([keras.layers.Dense(n)])\n",
+         "line 5: Dense: units=n is not a value cnnlab can work out"),
+        (CREATE_NN_WITH_HP + "create_nn_with_hp(0.1, 20_000)\n", "range(...) of 20,000 numbers; cnnlab unrolls at most 10,000"),
+        ("model = keras.Sequential()\ni = 0\nwhile i < 5000:\n    model.add(keras.layers.Dense(2))\n    i += 1\n",
+         "the code makes more than 2,000 layers"),
+        ("def f(n):\n    return f(n + 1)\nfor i in range(1):\n    keras.Sequential([keras.layers.Dense(f(1))])\n",
+         "calls nest more than 50 deep"),
+        ("a0 = (1,) * 20\n" + "".join(f"a{i} = (a{i - 1},) * 20\n" for i in range(1, 6))
+         + "for i in range(1):\n    keras.Sequential([keras.layers.Dense(2, input_shape=a5)])\n",
+         "line 4: this builds a value of more than 10,000 items"),
+        ("n = " + "9" * 5000 + "\nfor i in range(1):\n    keras.Sequential([keras.layers.Dense(n)])\n",
+         "line 1: a number with more than 4,300 digits"),
+        ("def create_nn(nodes1=100):\n    return keras.Sequential([keras.layers.Dense(nodes1)])\nm = create_nn(10, 5)\n",
+         "line 3: create_nn() takes 1 positional arguments but 2 were given"),
+    ],
+)  # fmt: skip
+def test_what_cannot_be_worked_out_is_refused_with_its_line(code, message):
+    with pytest.raises(ModelError) as info:
+        parse_models(code)
+    assert message in str(info.value)
+
+
+def test_fanning_out_values_are_bounded_in_time():
+    import time
+
+    code = "a0=(1,)*20\n" + "".join(f"a{i}=(" + ", ".join([f"a{i - 1}"] * 20) + ")\n" for i in range(1, 6))
+    start = time.perf_counter()
+    spec = parse_model(code + "keras.Sequential([keras.layers.Dense(2, input_shape=a5)])\n")
+    assert spec.input_hint.startswith("(a4, a4")  # left to --input-shape, as any unknown value
+    with pytest.raises(ModelError, match="more than 10,000 items"):
+        parse_models(code.replace("a0=(1,)*20", "a0=(" + "1, " * 20 + ")") + "Dense(2, input_shape=a5)\n")
+    assert time.perf_counter() - start < 5
+
+
+def test_nothing_in_the_code_is_run(tmp_path):
+    """Code that would write files, run a shell, import os or connect if run: nothing happens."""
+    import socket
+    import sys
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    server.setblocking(False)
+    port = server.getsockname()[1]
+    marks = [tmp_path / f"mark{i}" for i in range(4)]
+    code = textwrap.dedent(f"""\
+        import os
+        import socket
+        open({str(marks[0])!r}, "w").write("ran")
+        os.system("touch {marks[1]}")
+        __import__("os").makedirs({str(marks[2])!r})
+        socket.create_connection(("127.0.0.1", {port}))
+
+        def create_nn(units=4):
+            open({str(marks[3])!r}, "w")
+            exec("import os")
+            return keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(units)])
+
+        for units in [2, 3]:
+            model = create_nn(units)
+        """)
+    events: list[str] = []
+    watching = [True]
+
+    def audit(event, args):
+        if watching[0] and event in ("open", "os.system", "exec", "socket.connect", "os.mkdir", "subprocess.Popen"):
+            events.append(event)
+
+    sys.addaudithook(audit)
+    try:
+        models = parse_models(code)
+    finally:
+        watching[0] = False
+    assert [analyze(spec).total for _, spec in models] == [8, 12]
+    assert events == []
+    assert not any(m.exists() for m in marks)
+    with pytest.raises(BlockingIOError):
+        server.accept()
+    server.close()
+
+
+# ---------------------------------------------------------------- generated functions
+
+
+@st.composite
+def model_functions(draw):
+    """A model-building function with random parameters, defaults, a loop, and random calls."""
+    params = ["filters", "n_layers", "units"]
+    values = {"filters": st.integers(1, 6), "n_layers": st.integers(0, 3), "units": st.integers(1, 9)}
+    n_defaults = draw(st.integers(0, 3))
+    defaults = {p: draw(values[p]) for p in params[3 - n_defaults :]}
+    head = ", ".join(f"{p}={defaults[p]}" if p in defaults else p for p in params)
+    loop = draw(st.sampled_from(["range(n_layers)", "[3] * n_layers", "sizes[:n_layers]"]))
+    body = textwrap.dedent(f"""\
+        sizes = (2, 3, 4)
+        def build({head}):
+            inputs = keras.Input(shape=train_images.shape[1:])
+            x = keras.layers.Conv2D(filters, (3, 3), activation='relu')(inputs)
+            for k in {loop}:
+                x = keras.layers.Conv2D(filters + k, (3, 3), padding='same')(x)
+            if n_layers > 1:
+                x = keras.layers.MaxPooling2D((2, 2))(x)
+            else:
+                x = keras.layers.Dropout(0.5)(x)
+            x = keras.layers.Flatten()(x)
+            outputs = keras.layers.Dense(units * 2)(x)
+            return keras.Model(inputs, outputs, name=f"build_{{filters}}_{{n_layers}}")
+        """)
+    calls = []
+    for _ in range(draw(st.integers(1, 2))):
+        given = {p: draw(values[p]) for p in params if p not in defaults or draw(st.booleans())}
+        n_positional = draw(st.integers(0, len(given)))
+        ordered = [p for p in params if p in given]
+        positional = ordered[:n_positional] if ordered[:n_positional] == params[:n_positional] else []
+        args = [str(given[p]) for p in positional] + [f"{p}={given[p]}" for p in ordered if p not in positional]
+        calls.append(f"model = build({', '.join(args)})")
+    if draw(st.booleans()):
+        calls = [f"for filters_value in {[draw(values['filters']) for _ in range(2)]}:",
+                 "    model = build(filters_value, 1, 2)"] + calls  # fmt: skip
+    return body + "\n".join(calls) + "\n"
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(model_functions())
+def test_generated_model_functions_give_keras_totals(code):
+    assert cnnlab_totals(code, (12, 12, 2)) == keras_totals(code, (12, 12, 2))
