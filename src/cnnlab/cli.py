@@ -176,6 +176,25 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cnnlab: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`cnnlab models | head -1`): stop quietly
+        _silence_stdout()
+        return 141
+    except OSError as e:  # a path that cannot be read or written: the OS's reason, no traceback
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"cnnlab: error: {where}{e.strerror or e}; check the path, its permissions and the free "
+              "disk space", file=sys.stderr)
+        return 2
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush raises nothing either."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 # command -> (module, function): imported only when that command runs, so --help stays light
