@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from trainfixtures import TINY_MODEL
+from helpers.training import TINY_MODEL
 
 import cnnlab
 

@@ -4,13 +4,13 @@ nothing written)."""
 import json
 
 import pytest
-from trainfixtures import FAST, metric_columns, read_history
+from helpers.training import FAST, metric_columns, read_history
 
-from cnnlab.models.native.adam import status as adam_status
-from cnnlab.models.native.maxpool import kernel_status
-from cnnlab.models.native.onednn import status as onednn_status
-from cnnlab.models.native.step import available as step_available
-from cnnlab.models.native.step import unavailable_reason as step_unavailable_reason
+from cnnlab.engine.native.adam import status as adam_status
+from cnnlab.engine.native.maxpool import kernel_status
+from cnnlab.engine.native.onednn import status as onednn_status
+from cnnlab.engine.native.step import available as step_available
+from cnnlab.engine.native.step import unavailable_reason as step_unavailable_reason
 
 HISTORY_HEADER = "epoch,loss,accuracy,val_loss,val_accuracy,seconds"
 

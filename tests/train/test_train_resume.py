@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from trainfixtures import metric_columns, read_history
+from helpers.training import metric_columns, read_history
 
 # Dropout makes the RNG state part of what must be restored; batch 1 makes an epoch
 # (1,295 steps) long enough to be caught in the middle.
