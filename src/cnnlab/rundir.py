@@ -67,10 +67,6 @@ class History:
         epoch = columns.pop("epoch", None) or list(range(1, n + 1))
         return cls(epoch=[int(e) for e in epoch], **{k: [float(x) for x in v] for k, v in columns.items()})
 
-    @property
-    def has_validation(self) -> bool:
-        return bool(self.val_loss) or bool(self.val_accuracy)
-
 
 # --- reading ------------------------------------------------------------------------------
 
@@ -227,6 +223,14 @@ def write_json(path: Path, data: Any) -> None:
 _NUMBER_LIST = re.compile(r"\[[-0-9.eE,\s]*\]")
 
 
+def check_run_name(name: str) -> None:
+    """A run name is one folder name inside --out: never a path that leads elsewhere."""
+    bad = not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name or len(name) > 200
+    if bad or Path(name).is_absolute() or name != name.strip():
+        raise RunError(f"run name {name!r} must be a single folder name (no '/', '..' or leading "
+                       "spaces); use --out to choose where runs go")
+
+
 class RunFolder:
     """A run folder being written by training (and read back by --resume, evaluate, predict)."""
 
@@ -235,6 +239,7 @@ class RunFolder:
 
     @classmethod
     def create(cls, out: str | Path, name: str) -> RunFolder:
+        check_run_name(name)
         path = Path(out) / name
         if path.exists():
             raise RunError(f"{path} already exists; continue it with --resume {path} or pick another --name")

