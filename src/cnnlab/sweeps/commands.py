@@ -17,6 +17,7 @@ from pathlib import Path
 
 from cnnlab.config import TrainSettings, flag_names, setting_flags
 from cnnlab.errors import CnnlabError
+from cnnlab.rundir import check_run_name
 from cnnlab.sweeps.grid import SweepError, parse_set
 from cnnlab.sweeps.jobs import INTERRUPTED, LOGS, Outcome, remember_dataset
 from cnnlab.sweeps.plan import SWEEP_FILE, Sweep, now
@@ -43,6 +44,7 @@ def sweep(args) -> int:
         data = open_dataset(args.dataset)
         spec = resolve_model(args.model, data)
         name = args.name or _default_name(spec.name, data.name, [n for n, _ in sets])
+        check_run_name(name)
         seeds = 1 if args.seeds is None else args.seeds
         plan = Sweep.create(Path(args.out) / name, args.model, spec, data.name, settings, sets,
                             seeds, args.metric or "val_loss")
