@@ -59,6 +59,13 @@ class Scope:
     def __init__(self, parent: Scope | None = None):
         self.vars: dict[str, Any] = {}
         self.parent = parent
+        self.global_names: set[str] = set()  # `global n` in a function: n lives in the module
+
+    def root(self) -> Scope:
+        scope = self
+        while scope.parent is not None:
+            scope = scope.parent
+        return scope
 
     def find(self, name: str) -> Scope | None:
         scope: Scope | None = self
@@ -264,7 +271,8 @@ class Expressions:
 
     def bind(self, target: ast.expr, value: Any) -> None:
         if isinstance(target, ast.Name):
-            self.scope.vars[target.id] = value
+            scope = self.scope.root() if target.id in self.scope.global_names else self.scope
+            scope.vars[target.id] = value
         elif isinstance(target, (ast.Tuple, ast.List)):
             if isinstance(value, (tuple, list)) and len(value) == len(target.elts):
                 for t, v in zip(target.elts, value):

@@ -105,7 +105,7 @@ class Program(Expressions):
         self.tree = tree
         self.builders = builders(tree)
         self.built: list[Built] = []
-        self.context: list[tuple[str, str]] = []  # ("loop" | "call", text) at the top level
+        self.context: list[tuple[str, str, Any]] = []  # ("loop", target, value) / ("call", name, arguments)
         self.called: set[int] = set()
         self.depth = self.steps = self.iterations = 0
 
@@ -114,9 +114,15 @@ class Program(Expressions):
         return self.built
 
     def record(self, model: SequentialModel | FunctionalModel) -> None:
-        calls = [text for what, text in self.context if what == "call"]
-        label = calls[-1] if calls and not calls[-1].endswith("()") else ", ".join(t for _, t in self.context)
-        self.built.append(Built(model, label))
+        self.built.append(Built(model, self.label()))
+
+    def label(self) -> str:
+        """The arguments of the call building the model, else the loop values and calls around it."""
+        calls = [(name, bound) for what, name, bound in self.context if what == "call"]
+        if calls and calls[-1][1]:
+            name, bound = calls[-1]
+            return f"{name}({', '.join(f'{k}={short(v)}' for k, v in bound.items())})"
+        return ", ".join(f"{name}={short(v)}" if what == "loop" else f"{name}()" for what, name, v in self.context)
 
     # -- statements
 
@@ -190,7 +196,9 @@ class Program(Expressions):
                     "exist only when the code runs)"
                 )
             self.scope.vars[stmt.name] = Unknown(stmt.name)
-        elif isinstance(stmt, (ast.Pass, ast.Global, ast.Nonlocal, ast.Assert, ast.Delete)):
+        elif isinstance(stmt, ast.Global):
+            self.scope.global_names.update(stmt.names)
+        elif isinstance(stmt, (ast.Pass, ast.Nonlocal, ast.Assert, ast.Delete)):
             pass
         else:  # raise, match, async for: what follows depends on running the code
             self.skip(stmt, f"`{node_text(stmt).splitlines()[0]}`")
@@ -228,8 +236,7 @@ class Program(Expressions):
             return self.skip(stmt, f"the loop over {quoted(stmt.iter, over)}")
         for item in items:
             self.bind(stmt.target, item)
-            shown = f"{node_text(stmt.target)}={item!r}" if is_known(item) else ""
-            if not self.iteration(stmt.body, shown if self.depth == 0 and shown else None):
+            if not self.iteration(stmt.body, (node_text(stmt.target), item)):
                 return
         self.block(stmt.orelse)
 
@@ -246,7 +253,7 @@ class Program(Expressions):
                 return
         self.block(stmt.orelse)
 
-    def iteration(self, body: list[ast.stmt], label: str | None) -> bool:
+    def iteration(self, body: list[ast.stmt], label: tuple[str, Any] | None) -> bool:
         """Run one pass of a loop body; False after `break`."""
         self.iterations += 1
         if self.iterations > MAX_ITERATIONS:
@@ -255,7 +262,7 @@ class Program(Expressions):
                 "unrolls loops up to that bound: make them smaller"
             )
         if label:
-            self.context.append(("loop", label))
+            self.context.append(("loop", *label))
         try:
             self.block(body)
         except _Break:
@@ -274,11 +281,7 @@ class Program(Expressions):
             raise ModelError(f"line {self.line}: calls nest more than {MAX_DEPTH} deep; cnnlab follows them up to that")
         bound = self.bind_arguments(fn, args, kwargs)
         self.called.add(id(fn))
-        label = None
-        if self.depth == 0:
-            shown = ", ".join(f"{k}={v!r}" if is_known(v) else f"{k}={describe(v)}" for k, v in bound.items())
-            label = f"{fn.node.name}({shown})"
-            self.context.append(("call", label))
+        self.context.append(("call", fn.node.name, bound))
         saved = self.scope
         self.scope = Scope(parent=fn.scope)
         self.scope.vars.update(bound)
@@ -291,8 +294,7 @@ class Program(Expressions):
         finally:
             self.depth -= 1
             self.scope = saved
-            if label:
-                self.context.pop()
+            self.context.pop()
 
     def bind_arguments(self, fn: UserFunction, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
         """Python's rules for matching a call's arguments to a def's parameters."""
@@ -369,6 +371,12 @@ def signature(fn: UserFunction) -> str:
     if a.kwarg is not None:
         parts.append(f"**{a.kwarg.arg}")
     return f"{fn.node.name}({', '.join(parts)})"
+
+
+def short(v: Any) -> str:
+    """A value in a label: as Python prints it, cut to a readable length."""
+    text = repr(v) if is_known(v) else describe(v)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def quoted(node: ast.expr, value: Any) -> str:
