@@ -238,6 +238,14 @@ def test_what_cannot_be_worked_out_is_refused_with_its_line(code, message):
     assert message in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "text", ['{"layers": [{"kind": "Dense", "units": %s}]}', '[[layers]]\nkind = "Dense"\nunits = %s\n', "Dense(%s)"]
+)
+def test_numbers_past_pythons_digit_limit_are_one_clear_message(text):
+    with pytest.raises(ModelError, match="a number with more than 4,300 digits; write the sizes a model needs"):
+        parse_models(text % ("9" * 5000))
+
+
 def test_fanning_out_values_are_bounded_in_time():
     import time
 

@@ -23,6 +23,9 @@ _TOML_HINTS = (
 )
 
 
+TOO_LONG = "a number with more than 4,300 digits; write the sizes a model needs"
+
+
 def looks_like_toml(text: str) -> bool:
     return any(p.search(text) for p in _TOML_HINTS)
 
@@ -34,6 +37,8 @@ def parse_json(text: str, name: str | None) -> ModelSpec:
         raise ModelError(f"line {err.lineno}: not valid JSON ({err.msg}, column {err.colno})") from None
     except RecursionError:
         raise ModelError("the JSON is nested too deeply") from None
+    except ValueError:  # Python's limit on the digits of an integer
+        raise ModelError(TOO_LONG) from None
     return _from_dict(data, name, [])
 
 
@@ -48,6 +53,8 @@ def parse_toml(text: str, name: str | None) -> ModelSpec:
         else:
             msg = f"not valid TOML ({msg})"
         raise ModelError(msg) from None
+    except ValueError:  # Python's limit on the digits of an integer
+        raise ModelError(TOO_LONG) from None
     headers = [i for i, line in enumerate(text.split("\n"), 1) if _TOML_HINTS[0].match(line)]
     return _from_dict(data, name, headers)
 
