@@ -142,10 +142,29 @@ LESSON_BLOCKS = {
     ),
 }
 
+MORE_PATTERNS = {
+    'helper function in a loop, keyword defaults': (
+        "def conv_block(x, filters, pool=True):\n    x = keras.layers.Conv2D(filters, 3, padding='same', activation='relu')(x)\n    if pool:\n        x = keras.layers.MaxPooling2D()(x)\n    return x\ndef create(filters_list=(8, 16), head=10):\n    inputs = keras.Input(shape=train_images.shape[1:])\n    x = inputs\n    for i, f in enumerate(filters_list):\n        x = conv_block(x, f, pool=i < len(filters_list) - 1)\n    x = keras.layers.GlobalAveragePooling2D()(x)\n    return keras.Model(inputs, keras.layers.Dense(head)(x))\nm1 = create()\nm2 = create([4, 4, 4], head=3)\n",
+        (16, 16, 3), None,
+    ),
+    'layer list grown in a while loop, **kwargs from a dict': (
+        'layer_list = [keras.Input(shape=train_images.shape[1:]), keras.layers.Flatten()]\nn = 3\nwhile n > 0:\n    layer_list.append(keras.layers.Dense(n * 4, activation=\'relu\' if n > 1 else None))\n    n -= 1\nmodel = keras.Sequential(layer_list)\ncfg = {"units": 5, "use_bias": False}\nmodel2 = keras.Sequential([keras.Input(shape=train_images.shape[1:]), keras.layers.Flatten(), keras.layers.Dense(**cfg)])\n',
+        (4, 4, 1), None,
+    ),
+    'keyword-only parameters and **kwargs passed on': (
+        'def make(*, units, extra=2, **rest):\n    m = keras.Sequential(**rest)\n    m.add(keras.Input(shape=train_images.shape[1:]))\n    m.add(keras.layers.Flatten())\n    for _ in range(extra):\n        m.add(keras.layers.Dense(units))\n    return m\na = make(units=3, name="a")\nb = make(units=2, extra=1)\n',
+        (4, 4, 1), None,
+    ),
+    'break, continue and for-else': (
+        'model = keras.Sequential([keras.Input(shape=train_images.shape[1:]), keras.layers.Flatten()])\nfor u in [8, 0, 4, 99, 2]:\n    if u == 0:\n        continue\n    if u > 50:\n        break\n    model.add(keras.layers.Dense(u))\nelse:\n    model.add(keras.layers.Dense(1000))\n',
+        (4, 4, 1), None,
+    ),
+}
 
-@pytest.mark.parametrize("name", list(LESSON_BLOCKS))
+
+@pytest.mark.parametrize("name", [*LESSON_BLOCKS, *MORE_PATTERNS])
 def test_lesson_blocks_give_keras_totals(name):
-    code, shape, expected = LESSON_BLOCKS[name]
+    code, shape, expected = {**LESSON_BLOCKS, **MORE_PATTERNS}[name]
     totals = cnnlab_totals(code, shape)
     assert totals == keras_totals(code, shape)
     if expected is not None:

@@ -39,20 +39,44 @@ class Expressions(Protocol):
     def count_layer(self) -> None: ...
 
 
-def frozen(ev: Expressions, node: ast.Call) -> Frozen:
-    values, texts = {}, {}
-    for arg in [*node.args, *(k.value for k in node.keywords)]:
-        values[id(arg)] = ev.eval(arg)
-        texts[id(arg)] = node_text(arg) if is_known(values[id(arg)]) else ev.describe(arg)
-    return Frozen(values, texts)
+def frozen(ev: Expressions, node: ast.Call) -> tuple[ast.Call, Frozen]:
+    """The call with known `*args` / `**kwargs` written out, and its argument values here and now."""
+    args: list[ast.expr] = []
+    keywords: list[ast.keyword] = []
+    values: dict[int, Any] = {}
+    texts: dict[int, str] = {}
+
+    def keep(arg: ast.expr, value: Any) -> ast.expr:
+        values[id(arg)] = value
+        texts[id(arg)] = node_text(arg) if is_known(value) else ev.describe(arg)
+        return arg
+
+    def item(of: ast.expr, key: Any) -> ast.expr:
+        return ast.copy_location(ast.Subscript(of, ast.Constant(key), ast.Load()), of)
+
+    for arg in node.args:
+        v = ev.eval(arg.value if isinstance(arg, ast.Starred) else arg)
+        if isinstance(arg, ast.Starred) and isinstance(v, (tuple, list)):
+            args += [keep(item(arg.value, i), x) for i, x in enumerate(v)]
+        else:
+            args.append(keep(arg, v))
+    for k in node.keywords:
+        v = ev.eval(k.value)
+        if k.arg is None and isinstance(v, dict) and all(isinstance(key, str) for key in v):
+            keywords += [ast.keyword(arg=key, value=keep(item(k.value, key), x)) for key, x in v.items()]
+        else:
+            keywords.append(ast.keyword(arg=k.arg, value=keep(k.value, v)))
+    return ast.copy_location(ast.Call(node.func, args, keywords), node), Frozen(values, texts)
 
 
 def make_layer_call(ev: Expressions, node: ast.Call, kind: str) -> LayerCall:
-    return LayerCall(node, kind, frozen(ev, node), node_line(node, ev.line))
+    call, values = frozen(ev, node)
+    return LayerCall(call, kind, values, node_line(node, ev.line))
 
 
 def make_input(ev: Expressions, node: ast.Call) -> Input:
-    calls = LayerCalls(frozen(ev, node))  # type: ignore[arg-type]
+    node, values = frozen(ev, node)
+    calls = LayerCalls(values)  # type: ignore[arg-type]
     if call_kind(node) == "InputLayer" and not node.args and not any(
         k.arg in ("shape", "input_shape", "batch_shape", "batch_input_shape") for k in node.keywords
     ):
