@@ -7,8 +7,8 @@ import argparse
 import importlib
 import sys
 
-from cnnlab.config import add_setting_flags
 from cnnlab.errors import CnnlabError
+from cnnlab.settings import add_setting_flags
 
 DESCRIPTION = "cnnlab: small convolutional networks on image data, the Keras way."
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from cnnlab.config import TrainSettings
 from cnnlab.models.source import load_model
+from cnnlab.settings import TrainSettings
 from cnnlab.sweeps.grid import (
     Point,
     SweepError,

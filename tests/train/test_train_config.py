@@ -2,7 +2,7 @@
 
 import pytest
 
-from cnnlab.config import ConfigError, TrainSettings
+from cnnlab.settings import ConfigError, TrainSettings
 
 
 def test_defaults_are_keras_fit_and_adam():

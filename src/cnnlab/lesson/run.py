@@ -108,7 +108,7 @@ def run_lesson(
 
 def lesson_settings(*, epochs: int | None = None, quick: bool = False, seed: int = 0):
     """The training settings of the page's runs (checked: a bad value raises before any work)."""
-    from cnnlab.config import TrainSettings
+    from cnnlab.settings import TrainSettings
 
     values = {"epochs": 20, "seed": seed, **(QUICK if quick else {})}
     if epochs is not None:

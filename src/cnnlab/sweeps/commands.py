@@ -15,14 +15,23 @@ import sys
 import time
 from pathlib import Path
 
-from cnnlab.config import TrainSettings, flag_names, setting_flags
 from cnnlab.errors import CnnlabError
 from cnnlab.rundir import check_run_name
+from cnnlab.settings import TrainSettings, flag_names, setting_flags
 from cnnlab.sweeps.grid import SweepError, parse_set
 from cnnlab.sweeps.jobs import INTERRUPTED, LOGS, Outcome, remember_dataset
 from cnnlab.sweeps.plan import SWEEP_FILE, Sweep, now
 from cnnlab.sweeps.runner import clear_unfinished, run_jobs
-from cnnlab.sweeps.summary import best_setting, read_result, run_finished, summarize, text_table
+from cnnlab.sweeps.summary import (
+    DIVERGED,
+    best_setting,
+    read_result,
+    run_done,
+    run_finished,
+    run_status,
+    summarize,
+    text_table,
+)
 
 
 def sweep(args) -> int:
@@ -66,7 +75,7 @@ def _run(plan: Sweep, stored: dict | None, data, workers: int, threads: int, arg
               "wall_time_seconds": stored.get("wall_time_seconds", 0.0) if stored else 0.0}
     _write_json(plan.path / SWEEP_FILE, record)
     points = {p.name: p for p in plan.points()}
-    todo = clear_unfinished(plan.path, list(points), run_finished)
+    todo = clear_unfinished(plan.path, list(points), run_done)
     kept = len(points) - len(todo)
     print(f"Sweep {plan.path}: {plan.spec.name} on {plan.dataset}, "
           f"{len(plan.settings_groups())} settings x {len(plan.seeds)} seeds = {len(points)} runs"
@@ -87,6 +96,8 @@ def _run(plan: Sweep, stored: dict | None, data, workers: int, threads: int, arg
                      f"  val_accuracy {result.get('final_val_accuracy', float('nan')):.4f}  {outcome.seconds:.1f}s")
         elif outcome.code == INTERRUPTED:
             line += "  interrupted"
+        elif run_status(plan.path / outcome.name) == DIVERGED:
+            line += "  diverged (the loss became non-finite): not ranked"
         else:
             failed.append(outcome)
             line += f"  failed (exit {outcome.code}): see {plan.path / LOGS / outcome.name}.log"
@@ -122,6 +133,10 @@ def _summarise(plan: Sweep, status: str, wall: float, failed: list[Outcome]) -> 
         print()
         if best_setting(summaries, plan.metric) is not None:
             print(best_sentence(summaries, plan.metric))
+    diverged = [p.name for p in plan.points() if run_status(plan.path / p.name) == DIVERGED]
+    if diverged:
+        print(f"{len(diverged)} run{'s' if len(diverged) > 1 else ''} diverged and "
+              f"{'are' if len(diverged) > 1 else 'is'} not ranked: {', '.join(diverged)}")
     print(f"Sweep {status} in {wall:.0f}s: {len(results)} of {len(plan.points())} runs finished. Report: {page}")
     if status == "interrupted":
         print(f"Continue with: cnnlab sweep --resume {plan.path}", file=sys.stderr)

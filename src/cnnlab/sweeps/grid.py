@@ -19,9 +19,9 @@ import dataclasses
 import itertools
 from typing import Any
 
-from cnnlab.config import ConfigError, TrainSettings
 from cnnlab.errors import CnnlabError
 from cnnlab.models.layers import LAYER_ARGS, Layer, ModelError, ModelSpec, make_layer
+from cnnlab.settings import ConfigError, TrainSettings
 
 # Settings a sweep owns: seeds come from --seeds, threads from --workers.
 NOT_SWEPT = {

@@ -51,8 +51,8 @@ def remember_dataset(dataset) -> None:
 
 def run_job(job: Job) -> Outcome:
     """Train one run into `sweep_dir/name`, its output into `sweep_dir/logs/name.log`."""
-    from cnnlab.config import TrainSettings
     from cnnlab.models.layers import ModelSpec
+    from cnnlab.settings import TrainSettings
     from cnnlab.train.commands import train_run
     from cnnlab.train.session import open_dataset
 

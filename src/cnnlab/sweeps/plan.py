@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cnnlab.config import TrainSettings
 from cnnlab.models.layers import ModelSpec
+from cnnlab.settings import TrainSettings
 from cnnlab.sweeps.grid import Axis, Point, SweepError, grid_points, point_config, resolve_axis
 from cnnlab.sweeps.jobs import Job
 

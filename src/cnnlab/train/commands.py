@@ -6,8 +6,8 @@ are all resolved and checked before the run folder is created.
 
 from __future__ import annotations
 
-from cnnlab.config import TrainSettings, flag_names, setting_flags
 from cnnlab.errors import CnnlabError
+from cnnlab.settings import TrainSettings, flag_names, setting_flags
 
 RESUME_FLAGS = ("epochs", "threads")  # what may change when a run is continued
 

@@ -45,8 +45,8 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from cnnlab.config import TrainSettings
 from cnnlab.errors import CnnlabError
+from cnnlab.settings import TrainSettings
 from cnnlab.train.data import epoch_order, steps_per_epoch
 from cnnlab.train.trainer import REFRESH_SECONDS, EpochState, Trainer, dropout_seed, flush_denormals
 

@@ -12,6 +12,7 @@ saves a checkpoint there) and `TrainingInterrupted` is raised.
 
 from __future__ import annotations
 
+import math
 import signal
 import threading
 import time
@@ -23,11 +24,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cnnlab.config import TrainSettings
+from cnnlab.settings import TrainSettings
 from cnnlab.train.callbacks import Callback, EarlyStopping, ProgressBar
 from cnnlab.train.data import as_images, as_labels, steps_per_epoch, stratified_split
 from cnnlab.train.precision import choose
-from cnnlab.train.trainer import EpochState, Trainer
+from cnnlab.train.trainer import Diverged, EpochState, Trainer
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -109,6 +110,9 @@ def run_epochs(
                     cb.on_interrupt(trainer, state)
                 raise TrainingInterrupted(state)
             logs = _epoch_logs(trainer, state, validation)
+            for key in ("val_loss",):  # the training loss is checked during the epoch
+                if key in logs and not math.isfinite(logs[key]):
+                    raise Diverged(epoch, None, key, logs[key])
             history.append(logs)
             stop = [cb.on_epoch_end(epoch, logs) for cb in callbacks]
             if any(stop):

@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 
-from cnnlab.config import ConfigError
+from cnnlab.settings import ConfigError
 
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 

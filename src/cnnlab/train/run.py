@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cnnlab.config import TrainSettings
+from cnnlab.settings import TrainSettings
 
 
 def default_run_name(out: str, model: str, dataset: str) -> str:
@@ -106,6 +106,7 @@ def train_and_finish(run, config, trainer, splits, settings: TrainSettings, hist
     from cnnlab.train.loop import TrainingInterrupted, run_epochs
     from cnnlab.train.metrics import test_metrics
     from cnnlab.train.session import TEST_AS_VALIDATION_NOTE
+    from cnnlab.train.trainer import Diverged
 
     _print_header(run, config, splits, settings)
     if settings.validation == "test":
@@ -123,6 +124,12 @@ def train_and_finish(run, config, trainer, splits, settings: TrainSettings, hist
     config["status"] = "running"
     try:
         history = run_epochs(trainer, splits.train, splits.validation, settings, callbacks, history, state)
+    except Diverged:
+        # the folder stays readable: history up to the last finite epoch, status "diverged"
+        config.update(status="diverged", epochs_done=len(recorder.history),
+                      wall_time_seconds=wall_before + time.perf_counter() - started)
+        run.write_config(config)
+        raise
     except TrainingInterrupted as stop:
         config.update(status="interrupted", epochs_done=len(recorder.history),
                       wall_time_seconds=wall_before + time.perf_counter() - started)

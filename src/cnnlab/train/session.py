@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnnlab.config import TrainSettings
 from cnnlab.errors import CnnlabError
 from cnnlab.models.layers import ModelSpec
+from cnnlab.settings import TrainSettings
 from cnnlab.train.data import stratified_split
 from cnnlab.train.loop import Arrays
 
