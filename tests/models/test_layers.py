@@ -50,3 +50,10 @@ def test_dict_round_trip():
                           make_layer("Dense", {"units": 2, "activation": "softmax"})], (8, 8, 1))
     again = ModelSpec.from_dict(spec.to_dict())
     assert again.to_dict() == spec.to_dict()
+
+
+@pytest.mark.parametrize("args", [{"momentum": float("nan")}, {"momentum": 1.5}, {"epsilon": float("inf")},
+                                  {"epsilon": float("nan")}, {"epsilon": -1e-3}])
+def test_batch_normalization_refuses_numbers_that_break_it(args):
+    with pytest.raises(ModelError, match="BatchNormalization"):
+        make_layer("BatchNormalization", args)

@@ -221,9 +221,13 @@ def _check_arg(where: str, key: str, value: Any) -> Any:
         if not _is_number(value) or not 0 <= value < 1:
             raise fail("a number in [0, 1)")
         return float(value)
-    if key in ("momentum", "epsilon"):
-        if not _is_number(value) or value < 0:
-            raise fail("a non-negative number")
+    if key == "momentum":
+        if not _is_number(value) or not 0 <= value <= 1:  # also refuses nan
+            raise fail("a number in [0, 1]")
+        return float(value)
+    if key == "epsilon":
+        if not _is_number(value) or not 0 <= value < float("inf"):  # also refuses nan
+            raise fail("a finite non-negative number")
         return float(value)
     if key == "name":
         if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.\-/]*", value):
