@@ -86,3 +86,13 @@ def test_the_datasets_cli_does_not_import_torch(tmp_path):
     env = {**os.environ, "CNNLAB_HOME": str(tmp_path / "h")}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_info_on_a_folder_with_a_corrupt_image_is_an_error(tmp_path, capsys):
+    for split in ("train", "test"):
+        (tmp_path / "f" / split / "cat").mkdir(parents=True)
+        Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "f" / split / "cat" / "a.png")
+    (tmp_path / "f" / "train" / "cat" / "b.png").write_bytes(b"not a png")
+    assert main(["datasets", "info", str(tmp_path / "f")]) == 2
+    err = capsys.readouterr().err
+    assert "b.png" in err and "download" not in err

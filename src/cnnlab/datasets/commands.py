@@ -112,6 +112,8 @@ def info(args) -> int:
     try:
         (_, y_train), (_, y_test) = api.load_dataset(args.name, offline=True, progress=False, label_mode=label_mode)
     except DatasetError:
+        if spec is None:  # an image folder that does not load: its own message, exit 2
+            raise
         print(f"  class counts: not on this machine yet; run `cnnlab datasets download {meta.name}`")
         return 0
     print(f"  train classes: {_class_counts(y_train, meta.class_names)}")
