@@ -142,6 +142,10 @@ def load_run(path: str | Path) -> Run:
             raise RunError(f"{path / METRICS} should hold a JSON object, not {type(metrics).__name__}")
     elif len(history):
         notes.append(_unfinished_note(path, config.get("status"), len(history)))
+    if config.get("status") == "diverged":  # not "still going": it stopped for good
+        notes = [n for n in notes if "still going" not in n]
+        notes.insert(0, f"training diverged after {len(history)} epoch{'s' if len(history) != 1 else ''} "
+                        "(a loss became non-finite): no test results; train again with a lower learning rate")
     return Run(path=path, config=config, history=history, metrics=metrics, notes=notes)
 
 

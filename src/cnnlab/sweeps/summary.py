@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 FINISHED = ("finished", "stopped early")
+DIVERGED = "diverged"  # a non-finite loss stopped it: never ranked
 # (column key, heading, lower is better)
 MEASURES = (
     ("final_val_loss", "final val_loss", True),
@@ -56,12 +57,23 @@ class SettingSummary:
     seconds: Stat
 
 
-def run_finished(run_dir: Path) -> bool:
+def run_status(run_dir: Path) -> str | None:
+    """The status its config.json records, or None where there is none to read."""
     try:
         config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
-    return config.get("status") in FINISHED and (run_dir / "history.csv").is_file()
+        return None
+    return config.get("status") if isinstance(config, dict) else None
+
+
+def run_finished(run_dir: Path) -> bool:
+    """Finished with a history: a run whose numbers count in the summary."""
+    return run_status(run_dir) in FINISHED and (run_dir / "history.csv").is_file()
+
+
+def run_done(run_dir: Path) -> bool:
+    """Kept when a sweep resumes: finished, or diverged (the same seed would diverge again)."""
+    return run_finished(run_dir) or run_status(run_dir) == DIVERGED
 
 
 def read_result(run_dir: Path, setting: str, seed: int) -> RunResult:

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from cnnlab import engine
+from cnnlab.errors import CnnlabError
 from cnnlab.train.data import epoch_order, steps_per_epoch
 from cnnlab.train.optimizers import make_optimizer
 from cnnlab.train.precision import Placement
@@ -64,6 +65,27 @@ def flush_denormals() -> Iterator[None]:
     finally:
         if flushing:
             engine.set_flush_denormal(False)
+
+
+class Diverged(CnnlabError):
+    """Training produced a non-finite loss: the weights are no longer numbers worth keeping."""
+
+    def __init__(self, epoch: int, step: int | None, what: str, value: float):
+        self.epoch, self.step, self.what, self.value = epoch, step, what, value
+        where = f"epoch {epoch + 1}" + (f", step {step}" if step is not None else "")
+        super().__init__(f"training diverged in {where}: {what} became {value}. Lower the learning rate "
+                         "(e.g. --lr 10 times smaller), or check the data for extreme values")
+
+
+def _check_finite(losses: list[torch.Tensor], epoch: int, last_step: int) -> None:
+    """Raise Diverged naming the first step of `losses` (which ends at `last_step`) that is not finite."""
+    if not losses:
+        return
+    values = torch.stack([loss.detach().float().reshape(()) for loss in losses])
+    bad = (~torch.isfinite(values)).nonzero()
+    if len(bad):
+        first = int(bad[0, 0])
+        raise Diverged(epoch, last_step - len(losses) + first + 1, "the training loss", float(values[first]))
 
 
 def dropout_seed(seed: int, epoch: int) -> int:
@@ -167,18 +189,23 @@ class Trainer:
         loss_sum = state.loss_sum.to(self.placement.device)
         correct = state.correct.to(self.placement.device)
         step = state.step
+        unchecked: list[torch.Tensor] = []  # the losses since the last finiteness check
         while step < steps and not self.stop_requested:
             lo, hi = step * batch_size, min((step + 1) * batch_size, count)
             loss, hits = self._train_step(torch.index_select(x, 0, order[lo:hi]), y_epoch[lo:hi])
             loss_sum += loss.double() * (hi - lo)
             correct += hits
+            unchecked.append(loss)
             step += 1
-            if on_progress is not None:
-                now = time.perf_counter()
-                if now - last_refresh >= REFRESH_SECONDS or step == steps:
-                    last_refresh = now
+            now = time.perf_counter()
+            if now - last_refresh >= REFRESH_SECONDS or step == steps:
+                last_refresh = now
+                _check_finite(unchecked, state.epoch, step)  # reading losses syncs: only ~10 times a second
+                unchecked.clear()
+                if on_progress is not None:
                     seen = hi if step < steps else count
                     on_progress(step, steps, loss_sum.item() / seen, correct.item() / seen)
+        _check_finite(unchecked, state.epoch, step)
         state.step = step
         state.seen = min(step * batch_size, count)
         state.loss_sum, state.correct = loss_sum.cpu(), correct.cpu()
