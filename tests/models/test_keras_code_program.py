@@ -152,7 +152,7 @@ MORE_PATTERNS = {
         (4, 4, 1), None,
     ),
     'keyword-only parameters and **kwargs passed on': (
-        'def make(*, units, extra=2, **rest):\n    m = keras.Sequential(**rest)\n    m.add(keras.Input(shape=train_images.shape[1:]))\n    m.add(keras.layers.Flatten())\n    for _ in range(extra):\n        m.add(keras.layers.Dense(units))\n    return m\na = make(units=3, name="a")\nb = make(units=2, extra=1)\n',
+        'def make(*, units, extra=2, **rest):\n    m = keras.Sequential(**rest)\n    m.add(keras.Input(shape=train_images.shape[1:]))\n    m.add(keras.layers.Flatten())\n    for _ in range(extra):\n        m.add(keras.layers.Dense(units))\n    return m\na = make(units=3, name="made_a")\nb = make(units=2, extra=1)\n',
         (4, 4, 1), None,
     ),
     'break, continue and for-else': (
@@ -369,3 +369,8 @@ def model_functions(draw):
 @given(model_functions())
 def test_generated_model_functions_give_keras_totals(code):
     assert cnnlab_totals(code, (12, 12, 2)) == keras_totals(code, (12, 12, 2))
+
+
+def test_model_names_passed_through_kwargs_and_keras_default_names():
+    code = MORE_PATTERNS["keyword-only parameters and **kwargs passed on"][0]
+    assert [spec.name for _, spec in parse_models(code)] == ["made_a", "sequential"]

@@ -85,55 +85,57 @@ def make_input(ev: Expressions, node: ast.Call) -> Input:
     return Input(shape, calls.hint, ev.line)
 
 
-def name_given(ev: Expressions, node: ast.Call) -> str | None:
-    for k in node.keywords:
+def name_given(call: ast.Call, values: Frozen) -> str | None:
+    for k in call.keywords:
         if k.arg == "name":
-            v = ev.eval(k.value)
+            v = values.values[id(k.value)]
             return v if isinstance(v, str) and v else None
     return None
 
 
 def make_sequential(ev: Expressions, node: ast.Call) -> SequentialModel:
-    given = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "layers"), None)
+    call, values = frozen(ev, node)
+    given = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "layers"), None)
     items: list[tuple[Any, int]] = []
     if given is not None:
-        v = ev.eval(given)
+        v = values.values[id(given)]
         if not isinstance(v, (list, tuple)):
             raise ModelError(
-                f"line {ev.line}: cannot read the layers of Sequential({ev.describe(given)}); "
+                f"line {ev.line}: cannot read the layers of Sequential({values.texts[id(given)]}); "
                 "give them as a list: keras.Sequential([layers.Conv2D(...), ...])"
             )
         lines = [node_line(e) for e in given.elts] if isinstance(given, (ast.List, ast.Tuple)) else []
         for i, item in enumerate(v):
             at = lines[i] if len(lines) == len(v) else getattr(item, "line", ev.line)
             items.append((item, at))
-    model = SequentialModel(items, name_given(ev, node), ev.line)
+    model = SequentialModel(items, name_given(call, values), ev.line)
     ev.record(model)
     return model
 
 
 def make_functional(ev: Expressions, node: ast.Call) -> FunctionalModel:
-    keys = {k.arg: k.value for k in node.keywords if k.arg}
+    call, values = frozen(ev, node)
+    keys = {k.arg: k.value for k in call.keywords if k.arg}
     ends = []
     for i, names in enumerate((("inputs", "input"), ("outputs", "output"))):
-        given = keys.get(names[0], keys.get(names[1], node.args[i] if len(node.args) > i else None))
+        given = keys.get(names[0], keys.get(names[1], call.args[i] if len(call.args) > i else None))
         if given is None:
             raise ModelError(
                 f"line {ev.line}: keras.Model needs inputs and outputs, "
                 "e.g. keras.Model(inputs=inputs, outputs=outputs)"
             )
-        v = ev.eval(given)
+        v = values.values[id(given)]
         if isinstance(v, (list, tuple)) and len(v) == 1:
             v = v[0]
         if isinstance(v, (list, tuple, dict)):
             raise ModelError(f"line {ev.line}: the model has branches ({len(v)} {names[0]}), {BRANCH_FIX}")
         if not isinstance(v, Tensor):
             raise ModelError(
-                f"line {ev.line}: cannot follow {names[0]}={ev.describe(given)}; give the "
+                f"line {ev.line}: cannot follow {names[0]}={values.texts[id(given)]}; give the "
                 f"result of keras.Input (inputs) and of the last layer (outputs)"
             )
         ends.append(v)
-    model = FunctionalModel(ends[0], ends[1], name_given(ev, node), ev.line)
+    model = FunctionalModel(ends[0], ends[1], name_given(call, values), ev.line)
     ev.record(model)
     return model
 
