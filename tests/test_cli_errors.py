@@ -34,3 +34,21 @@ def test_a_run_name_never_leads_outside_out(tmp_path, capsys, monkeypatch):
     code = main(["sweep", "dense_only", "--dataset", "digits", "--set", "lr=0.1", "--name", "../s", "--epochs", "1"])
     assert code == 2 and "must be a single folder name" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_numbers_out_of_range_are_refused(capsys):
+    for argv, message in [
+        (["summary", "cifar_model", "--line-length", "-10"], "--line-length -10: give a width from 40 to 1000"),
+        (["summary", "cifar_model", "--line-length", "100000000"], "give a width from 40 to 1000"),
+        (["train", "dense_only", "--dataset", "digits", "--seed", str(2**64)], "must be an integer from 0 to 2**63 - 1"),
+    ]:
+        assert main(argv) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_more_threads_than_cores_are_capped_with_a_note(capsys):
+    from cnnlab.train.precision import choose, usable_cores
+
+    placement = choose("fp32", 999)
+    assert placement.threads == usable_cores()
+    assert f"999 threads asked for, {usable_cores()} usable cores here" in capsys.readouterr().err

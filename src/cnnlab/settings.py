@@ -87,8 +87,8 @@ class TrainSettings:
             raise ConfigError(f"validation={self.validation!r}: use 'split' or 'test'")
         if self.train_subset is not None:
             _positive_int("train_subset", self.train_subset)
-        if not _is_int(self.seed) or self.seed < 0:
-            raise ConfigError(f"seed={self.seed!r} must be a non-negative integer")
+        if not _is_int(self.seed) or not 0 <= self.seed < 2**63:  # numpy and torch seeds are 64-bit
+            raise ConfigError(f"seed={self.seed!r} must be an integer from 0 to 2**63 - 1")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision={self.precision!r}: use one of {', '.join(PRECISIONS)}")
         if self.early_stopping is not None:

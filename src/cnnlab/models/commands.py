@@ -95,11 +95,16 @@ def resolve_data(dataset: str | None, input_shape, classes: int | None):
     return input_shape, classes
 
 
+MIN_LINE, MAX_LINE = 40, 1000  # Keras's table needs room for its columns; wider is only slower
+
+
 def summary(args) -> int:
     from cnnlab.models.shapes import analyze
     from cnnlab.models.source import load_models, pick_model
     from cnnlab.models.summary import format_summary
 
+    if args.line_length is not None and not MIN_LINE <= args.line_length <= MAX_LINE:
+        raise ModelError(f"--line-length {args.line_length}: give a width from {MIN_LINE} to {MAX_LINE} characters")
     shape, classes = resolve_data(args.dataset, args.input_shape, args.classes)
     models = load_models(args.model, shape, classes, call=getattr(args, "call", None))
     number = getattr(args, "model_number", None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 import time
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ def cpu_has_bf16() -> bool:
 
 
 def usable_cores() -> int:
+    """The cores this process may run on."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -131,6 +133,11 @@ def choose(precision: str = "auto", threads: int | None = None) -> Placement:
         )
     resolved = "bf16" if precision == "bf16" or (precision == "auto" and bf16_native) else "fp32"
     count = threads or default_threads()
+    cores = usable_cores()
+    if count > cores:  # more spinning threads than cores slows every step down
+        print(f"cnnlab: note: {count} threads asked for, {cores} usable cores here: using {cores}",
+              file=sys.stderr)
+        count = cores
     if torch.get_num_threads() != count:
         torch.set_num_threads(count)
     return Placement(device=device, precision=resolved, threads=count)
