@@ -22,7 +22,7 @@ _LAZY = {
 
 
 def __getattr__(name: str):
-    if name == "keras":  # the Keras-compatible API; torch is loaded only when a model trains
+    if name in ("keras", "keras_tuner"):  # the Keras-compatible API; torch loads when a model trains
         import importlib
 
         return importlib.import_module(f"cnnlab.{name}")
