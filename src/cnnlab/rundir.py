@@ -85,9 +85,10 @@ class Run:
 
     @property
     def dataset(self) -> str | None:
+        """What to load the run's data by: its recorded source (a folder's absolute path), else its name."""
         value = self.config.get("dataset")
         if isinstance(value, dict):
-            value = value.get("name")
+            value = value.get("source") or value.get("name")
         return str(value) if value else None
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,22 @@ def _check_label_mode(target: DatasetSpec | Path, label_mode: str) -> None:
         raise DatasetError(f"label_mode={label_mode!r}: use 'fine' or 'coarse'")
     if label_mode == "coarse" and not (isinstance(target, DatasetSpec) and target.coarse_class_names):
         raise DatasetError(f"label_mode='coarse' exists only for cifar100, not {target.name}")
+
+
+def dataset_source(name_or_path) -> str:
+    """What names this data for good: a registry name, or the folder's absolute path."""
+    target = resolve(name_or_path)
+    return str(target.resolve()) if isinstance(target, Path) else target.name
+
+
+def fingerprint(*arrays: np.ndarray) -> str:
+    """sha256 over the arrays' shapes, dtypes and values: the same data gives the same text."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.shape}{array.dtype.str};".encode())
+        digest.update(memoryview(array).cast("B"))
+    return digest.hexdigest()
 
 
 def dataset_meta(name_or_path, *, label_mode: str = "fine") -> DatasetMeta:

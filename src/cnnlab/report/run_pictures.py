@@ -134,12 +134,17 @@ def _test_split(run: Run, notes: list[str]) -> tuple[np.ndarray, np.ndarray] | N
         notes.append("config.json names no dataset: no sample images or mistakes")
         return None
     from cnnlab.datasets import load_dataset
+    from cnnlab.datasets.api import fingerprint
 
     try:
-        _, (x, y) = load_dataset(run.dataset, offline=True, progress=False, **_dataset_options(run))
+        (x_train, y_train), (x, y) = load_dataset(run.dataset, offline=True, progress=False, **_dataset_options(run))
     except CnnlabError as e:
         notes.append(f"the {run.dataset} test set is not available here ({e}); "
                      "no sample images or mistakes")
+        return None
+    recorded = (run.config.get("dataset") or {}).get("fingerprint")
+    if recorded and fingerprint(x_train, y_train, x, y) != recorded:
+        notes.append(f"the data at {run.dataset} changed since this run trained: no sample images or mistakes")
         return None
     return x, np.asarray(y).reshape(-1)
 
@@ -147,6 +152,9 @@ def _test_split(run: Run, notes: list[str]) -> tuple[np.ndarray, np.ndarray] | N
 def _dataset_options(run: Run) -> dict:
     """The loading options the run was trained with, where its config records them."""
     options = {}
+    resize = (run.config.get("dataset") or {}).get("resize")
+    if resize:
+        options["resize"] = tuple(resize)
     for key in ("resize", "label_mode"):
         value = run.config.get(key, (run.config.get("settings") or {}).get(key))
         if value is not None:

@@ -70,7 +70,7 @@ def resume(args) -> int:
     from cnnlab.rundir import RunFolder
     from cnnlab.train.distributed import launched_world
     from cnnlab.train.run import new_trainer, train_and_finish
-    from cnnlab.train.session import open_dataset, prepare_data, resolve_model
+    from cnnlab.train.session import open_recorded_dataset, prepare_data, resolve_model
     from cnnlab.train.trainer import EpochState
 
     if launched_world() is not None:
@@ -84,7 +84,7 @@ def resume(args) -> int:
     values["threads"] = config["threads"]  # the thread count it ran with: fp32 bits depend on it
     values.update({k: getattr(args, k) for k in RESUME_FLAGS if getattr(args, k) is not None})
     settings = TrainSettings.from_dict(values)
-    dataset = open_dataset(config["dataset"]["name"])
+    dataset = open_recorded_dataset(config["dataset"])
     spec = resolve_model(ModelSpec.from_dict(config["model"]), dataset)
     splits = prepare_data(dataset, settings)
     trainer = new_trainer(spec, settings, config["precision"])
@@ -110,12 +110,13 @@ def evaluate(args) -> int:
     from cnnlab.rundir import RunFolder
     from cnnlab.train.metrics import format_metrics, test_metrics
     from cnnlab.train.precision import choose
-    from cnnlab.train.session import open_dataset, resolve_model
+    from cnnlab.train.session import open_dataset, open_recorded_dataset, resolve_model
     from cnnlab.train.trainer import Trainer
 
     net, config = RunFolder.open(args.run).load_model()
 
-    dataset = open_dataset(args.dataset or config["dataset"]["name"])
+    # the data it trained on, unless another dataset is asked for
+    dataset = open_dataset(args.dataset) if args.dataset else open_recorded_dataset(config["dataset"])
     resolve_model(ModelSpec.from_dict(config["model"]), dataset)
     trainer = Trainer(net, choose(config["precision"], args.threads))
     loss, accuracy, predicted = trainer.evaluate(dataset.test.x, dataset.test.y)

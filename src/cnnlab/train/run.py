@@ -54,6 +54,9 @@ def run_config(model_ref, command, spec, dataset, splits, settings: TrainSetting
         "params": {"trainable": trainable, "non_trainable": non_trainable},
         "dataset": {
             "name": dataset.name,
+            "source": dataset.source,
+            "fingerprint": dataset.fingerprint,
+            "resize": list(dataset.resize) if dataset.resize else None,
             "input_shape": list(dataset.input_shape),
             "num_classes": dataset.num_classes,
             "class_names": dataset.class_names,
