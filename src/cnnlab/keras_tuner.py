@@ -11,6 +11,7 @@ Trials run one after another in this process.
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import sys
@@ -162,7 +163,9 @@ class Tuner:
             raise ModelError("the tuner needs build_model, a function of hp that returns a compiled model")
         self.hypermodel, self.objective = hypermodel, _objective(objective)
         self.max_trials, self.seed = max_trials, seed
-        self.project_dir = Path(directory or ".") / (project_name or "untitled_project")
+        # Keras Tuner's spelling of the folder (os.path.join keeps a leading "./")
+        self._project_text = os.path.join(str(directory or "."), project_name or "untitled_project")
+        self.project_dir = Path(self._project_text)
         self._space: list[_HP] = []
         self.trials: list[_Trial] = []
         if overwrite:
@@ -243,7 +246,7 @@ class Tuner:
 
     def results_summary(self, num_trials=10):
         print("Results summary")
-        print(f"Results in {self.project_dir}")
+        print(f"Results in {self._project_text}")
         print(f"Showing {int(num_trials)} best trials")
         print(f"{self.objective}")
         for trial in self._best_trials(num_trials):

@@ -54,6 +54,21 @@ CELLS = [
     "model_dropout.save('digits_model.cnnlab')\n"
     "loaded = keras.models.load_model('digits_model.cnnlab')\n"
     "np.array_equal(loaded.predict(test_images, verbose=0), predictions)",
+    "from cnnlab import keras_tuner\n"
+    "def build_model(hp):\n"
+    "    n_conv_layer = hp.Int('n_conv_layer', min_value=1, max_value=2, step=1)\n"
+    "    inputs = keras.Input(shape=(8, 8, 1))\n"
+    "    x = inputs\n"
+    "    for i in range(n_conv_layer):\n"
+    "        x = keras.layers.Conv2D(8, (3, 3), padding='same', activation='relu')(x)\n"
+    "    outputs = keras.layers.Dense(10)(keras.layers.Flatten()(x))\n"
+    "    model = keras.Model(inputs=inputs, outputs=outputs)\n"
+    "    model.compile(optimizer='adam', metrics=['accuracy'],\n"
+    "                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))\n"
+    "    return model\n"
+    "tuner = keras_tuner.GridSearch(build_model, objective='val_loss')\n"
+    "tuner.search(train_images, train_labels, epochs=2, validation_data=(test_images, test_labels))",
+    "tuner.results_summary()",
 ]
 
 
@@ -87,3 +102,5 @@ def test_the_lessons_cells_run_in_a_jupyter_kernel(tmp_path, monkeypatch):
     assert float(stdout(7).splitlines()[-1]) > 0.5
     assert result(8) == "(360, 10)" or re.fullmatch(r"\(\d+, 10\)", result(8))
     assert result(9) == "True"
+    assert "Search: Running Trial #2" in stdout(10) and "Trial 2 Complete" in stdout(10)
+    assert stdout(11).startswith("Results summary\nResults in ./untitled_project\nShowing 10 best trials\n")
