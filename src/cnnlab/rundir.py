@@ -23,16 +23,18 @@ atomically (`cnnlab.files.atomic_write`), and nothing here is a pickle. `RunFold
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
 import json
 import math
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cnnlab.errors import RunError
+from cnnlab.errors import CnnlabError, RunError
 from cnnlab.files import atomic_write, mark_owned
 
 if TYPE_CHECKING:
@@ -247,7 +249,9 @@ class RunFolder:
         check_run_name(name)
         path = Path(out) / name
         if path.exists():
-            raise RunError(f"{path} already exists; continue it with --resume {path} or pick another --name")
+            if (path / "checkpoint" / "last.safetensors").is_file():
+                raise RunError(f"{path} already exists; continue it with --resume {path} or pick another --name")
+            raise RunError(f"{path} already exists (with no checkpoint to continue from); pick another --name")
         (path / "checkpoint").mkdir(parents=True)
         mark_owned(path, "run")  # a sweep may delete and redo only folders cnnlab wrote
         return cls(path)
@@ -268,10 +272,21 @@ class RunFolder:
         return self.path / "checkpoint" / "best.safetensors"
 
     def read_config(self) -> dict[str, Any]:
+        """config.json, checked for what resume, evaluate and predict read from it."""
+        path = self.path / CONFIG
         try:
-            return json.loads((self.path / CONFIG).read_text(encoding="utf-8"))
+            config = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
-            raise RunError(f"{self.path}/{CONFIG} cannot be read ({e})") from None
+            raise RunError(f"{path} cannot be read ({e})") from None
+        if not isinstance(config, dict):
+            raise RunError(f"{path} should hold a JSON object, not {type(config).__name__}")
+        for key, kind in (("model", dict), ("dataset", dict)):
+            if not isinstance(config.get(key), kind):
+                raise RunError(f"{path} has no {key!r} object: it is damaged or not a cnnlab run's")
+        names = config["dataset"].get("class_names")
+        if not (isinstance(names, list) and len(names) >= 2 and all(isinstance(n, str) for n in names)):
+            raise RunError(f"{path}: dataset.class_names should list at least two class names")
+        return config
 
     def write_config(self, config: dict[str, Any]) -> None:
         write_json(self.path / CONFIG, config)
@@ -301,12 +316,16 @@ class RunFolder:
 
         config = self.read_config()
         if not (self.path / WEIGHTS).is_file():
+            if not self.last_checkpoint.is_file():  # stopped before its first checkpoint
+                raise RunError(f"{self.path} has no {WEIGHTS} and no checkpoint: the run stopped before "
+                               "its first epoch ended; train it again")
             raise RunError(
                 f"{self.path} has no {WEIGHTS}: the run has not finished; "
                 f"continue it with cnnlab train --resume {self.path}"
             )
-        net = build(ModelSpec.from_dict(config["model"]))
-        net.load_state_dict(read_tensors(self.path / WEIGHTS)[0])
+        with _damaged(self.path / CONFIG):
+            net = build(ModelSpec.from_dict(config["model"]))
+        _load_weights(net, read_tensors(self.path / WEIGHTS)[0], self.path / WEIGHTS)
         return net, config
 
     def save_best(self, net: torch.nn.Module, epoch: int) -> None:
@@ -360,18 +379,52 @@ class RunFolder:
         tensors, metadata = read_tensors(self.last_checkpoint)
         if metadata.get("format") != CHECKPOINT_FORMAT:
             raise RunError(f"{self.last_checkpoint} is not a {CHECKPOINT_FORMAT} file")
-        meta = json.loads(metadata["state"])
+        with _damaged(self.last_checkpoint):
+            meta = json.loads(metadata["state"])
+            history, progress = _checked_progress(meta, tensors)
         _load_weights(net, {k[6:]: v for k, v in tensors.items() if k.startswith("model/")}, self.last_checkpoint)
         opt_state = _optimizer_state(optimizer, tensors, self.last_checkpoint)
-        for index, values in meta["optimizer_plain_state"].items():
-            opt_state.setdefault(int(index), {}).update(values)
-        optimizer.load_state_dict({"state": opt_state, "param_groups": meta["param_groups"]})
-        torch.set_rng_state(tensors["rng/torch"])
-        progress = None
-        if meta["progress"] is not None:
-            progress = dict(meta["progress"], loss_sum=tensors["progress/loss_sum"],
-                            correct=tensors["progress/correct"])
-        return meta["history"], progress
+        rng = tensors.get("rng/torch")
+        expected = torch.get_rng_state()
+        if rng is None or rng.shape != expected.shape or rng.dtype != expected.dtype:
+            raise RunError(f"{self.last_checkpoint}: its random-number state is missing or the wrong size")
+        with _damaged(self.last_checkpoint):
+            for index, values in meta["optimizer_plain_state"].items():
+                opt_state.setdefault(int(index), {}).update(values)
+            optimizer.load_state_dict({"state": opt_state, "param_groups": meta["param_groups"]})
+            torch.set_rng_state(rng)
+        return history, progress
+
+
+@contextlib.contextmanager
+def _damaged(path: Path) -> Iterator[None]:
+    """A file whose contents do not have the shape cnnlab writes: one RunError, not a traceback."""
+    try:
+        yield
+    except RunError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError, CnnlabError) as e:
+        raise RunError(f"{path} is damaged or was not written by this version of cnnlab "
+                       f"({type(e).__name__}: {e})") from None
+
+
+def _checked_progress(meta: dict, tensors: dict) -> tuple[list[dict], dict | None]:
+    """The checkpoint's history rows and within-epoch progress, checked before anything uses them."""
+    history = meta["history"]
+    if not isinstance(history, list) or not all(isinstance(row, dict) for row in history):
+        raise ValueError("history is not a list of rows")
+    for row in history:
+        if not all(isinstance(row.get(k), (int, float)) for k in ("epoch", "loss", "accuracy")):
+            raise ValueError(f"history row {row!r} is not numeric")
+    where = meta["progress"]
+    if where is None:
+        return history, None
+    epoch, step, seen = where["epoch"], where["step"], where["seen"]
+    if not all(isinstance(v, int) and v >= 0 for v in (epoch, step, seen)) or epoch != len(history):
+        raise ValueError(f"progress {where!r} does not continue a history of {len(history)} epochs")
+    if step > seen or seen > 10**9:
+        raise ValueError(f"progress {where!r} counts more steps than examples")
+    return history, dict(where, loss_sum=tensors["progress/loss_sum"], correct=tensors["progress/correct"])
 
 
 def _load_weights(net: torch.nn.Module, weights: dict[str, torch.Tensor], path: Path) -> None:

@@ -97,10 +97,14 @@ def test_bad_input_one_line_exit_2_nothing_written(workdir, cli, argv, message):
 
 
 def test_existing_run_name_is_refused(workdir, cli):
-    (workdir / "runs" / "r").mkdir(parents=True)
+    (workdir / "runs" / "r" / "checkpoint").mkdir(parents=True)
+    (workdir / "runs" / "r" / "checkpoint" / "last.safetensors").write_bytes(b"")
     code, _, err = cli("train", "tiny.txt", "--dataset", "digits", "--name", "r", *FAST)
     assert code == 2
     assert err == "cnnlab: error: runs/r already exists; continue it with --resume runs/r or pick another --name\n"
+    (workdir / "runs" / "q").mkdir(parents=True)  # no checkpoint: --resume could not continue it
+    code, _, err = cli("train", "tiny.txt", "--dataset", "digits", "--name", "q", *FAST)
+    assert err == "cnnlab: error: runs/q already exists (with no checkpoint to continue from); pick another --name\n"
 
 
 def test_toml_settings_with_flag_override(workdir, cli):

@@ -68,6 +68,7 @@ def resume(args) -> int:
     from cnnlab.errors import RunError
     from cnnlab.models.layers import ModelSpec
     from cnnlab.rundir import RunFolder
+    from cnnlab.train.data import steps_per_epoch
     from cnnlab.train.distributed import launched_world
     from cnnlab.train.run import new_trainer, train_and_finish
     from cnnlab.train.session import open_recorded_dataset, prepare_data, resolve_model
@@ -90,6 +91,9 @@ def resume(args) -> int:
     trainer = new_trainer(spec, settings, config["precision"])
     history, progress = run.load_checkpoint(trainer.net, trainer.optimizer)
     state = EpochState(**progress) if progress is not None else None
+    if state is not None and state.step > steps_per_epoch(len(splits.train), settings.batch_size):
+        raise RunError(f"{run.last_checkpoint} is damaged: it stopped at step {state.step} of an epoch "
+                       f"that has {steps_per_epoch(len(splits.train), settings.batch_size)}")
     if state is None and len(history) >= settings.epochs:
         raise RunError(
             f"{run.path} has finished its {len(history)} epochs; give --epochs N with N > "
