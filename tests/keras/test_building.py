@@ -281,3 +281,30 @@ def test_outputs_not_from_inputs_fail_as_in_keras():
     a, b = ck.Input(shape=(4,)), ck.Input(shape=(4,))
     with pytest.raises(ValueError, match="not connected to its inputs"):
         ck.Model(a, ck.layers.Dense(2)(b))
+
+
+def test_a_sequential_model_without_input_is_built_by_fit_as_keras_builds_it():
+    import numpy as np
+
+    x = np.random.default_rng(0).random((16, 6, 6, 1)).astype("float32")
+    y = np.arange(16) % 2
+
+    def build(k):
+        model = k.Sequential([k.layers.Conv2D(2, 3), k.layers.Flatten(), k.layers.Dense(2)])
+        model.compile(optimizer="sgd", loss=k.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model.fit(x, y, epochs=1, verbose=0)
+        after = k.Model(*(lambda i: (i, k.layers.Dense(2)(k.layers.Flatten()(i))))(k.Input(shape=(3, 3))))
+        return [model, after]
+
+    seen = same(build)
+    assert seen[1]["layers"] == ["input_layer_1", "flatten_1", "dense_1"]
+
+
+def test_an_input_batch_size_shows_in_the_shapes_as_in_keras():
+    same(functional((28, 28, 1), L("Conv2D", 8, 3), L("Flatten"), L("Dense", 10)))
+
+    def build(k):
+        inputs = k.Input(shape=(28, 28, 1), batch_size=128)
+        return [k.Model(inputs, k.layers.Dense(10)(k.layers.Flatten()(k.layers.Conv2D(8, 3)(inputs))))]
+
+    same(build)

@@ -69,8 +69,8 @@ class InputLayer:
             batch_size, shape = batch_shape[0], batch_shape[1:]
         if shape is None:
             raise ModelError("Input needs a shape, e.g. keras.Input(shape=(28, 28, 1))")
-        if batch_size is not None:
-            raise ModelError("Input: a fixed batch_size is not supported; cnnlab.keras takes any batch size")
+        if batch_size is not None and not (isinstance(batch_size, int) and batch_size > 0):
+            raise ModelError(f"Input: batch_size={batch_size!r} should be a positive integer or None")
         if sparse or ragged or optional or input_tensor is not None:
             raise ModelError("Input: sparse, ragged, optional and tensor inputs are not supported")
         if dtype not in (None, "float32", "uint8"):
@@ -81,7 +81,7 @@ class InputLayer:
             )
         self.shape = parse_shape(tuple(shape), "Input shape")
         self.name = name or auto_name("InputLayer")
-        self.batch_shape = (None, *self.shape)
+        self.batch_shape = (batch_size, *self.shape)  # a batch size shows in shapes only
         self.output = KerasTensor(self.batch_shape, self, None)
 
     def count_params(self) -> int:
@@ -165,7 +165,7 @@ class Layer:
             )
         self._set_input(inputs.shape[1:])
         self.input = inputs
-        self.output = KerasTensor((None, *self._report.output_shape), self, inputs)
+        self.output = KerasTensor((inputs.shape[0], *self._report.output_shape), self, inputs)
         return self.output
 
     def _set_input(self, shape: tuple[int, ...]) -> None:

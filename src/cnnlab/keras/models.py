@@ -10,6 +10,7 @@ makes an `input_layer`. Training, evaluation and saving live in `training.py`.
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 from cnnlab.keras.backend import auto_name
@@ -137,6 +138,8 @@ class Model(TrainingMixin):
             self.report(), line_length=line_length, notes=False, input_name=self._input_layer.name,
             optimizer_params=self._optimizer_params(),
         )
+        if self._input_layer.batch_shape[0] is not None:
+            text = _with_batch_size(text, self._input_layer.batch_shape[0])
         if print_fn is not None:
             print_fn(text)
         else:
@@ -227,9 +230,9 @@ class Sequential(Model):
 
     def build(self, input_shape=None) -> None:
         """Give the layers their shapes for an input of `input_shape` (batch axis first)."""
-        shape = tuple(input_shape)[1:]
+        batch, shape = tuple(input_shape)[0], tuple(input_shape)[1:]
         if self._input_layer is None:
-            self._input_layer = InputLayer(shape=shape)
+            self._input_layer = InputLayer(shape=shape, batch_size=batch)
         elif tuple(self._input_layer.shape) != shape:
             raise ValueError(
                 f"Sequential model '{self.name}' has already been configured to use input shape "
@@ -239,7 +242,7 @@ class Sequential(Model):
         for layer in self._layers:
             layer._set_input(tensor.shape[1:])
             layer.input = tensor
-            layer.output = tensor = KerasTensor((None, *layer._report.output_shape), layer, tensor)
+            layer.output = tensor = KerasTensor((tensor.shape[0], *layer._report.output_shape), layer, tensor)
         auto_name("Functional")  # Keras builds an inner functional model here, which takes a name
 
 
@@ -289,6 +292,16 @@ def _check_unique_names(layers: list[Any]) -> None:
                 f"The name \"{layer.name}\" is used 2 times in the model. All operation names should be unique."
             )
         seen.add(layer.name)
+
+
+def _with_batch_size(text: str, batch: int) -> str:
+    """Shapes as Keras shows them for a known batch size: (32, 26, 26, 8), same column width."""
+
+    def swap(match: re.Match) -> str:
+        shape = f"({batch}, {match[1]})"
+        return shape + " " * max(len(match[0]) - len(shape), 1)
+
+    return re.sub(r"\(None, ([0-9, ]*)\) *", swap, text)
 
 
 def _write_stdout(text: str) -> None:

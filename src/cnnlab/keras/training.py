@@ -107,7 +107,7 @@ class TrainingMixin:
         else:
             val = None
         if not self.built:  # Keras builds a Sequential model from the first batch's shape
-            self.build((None, *x.shape[1:]))
+            self.build((min(batch_size, len(x)), *x.shape[1:]))  # Keras: the first batch's shape
         ref = self._input_layer.shape
         x = as_pixels(adjust_rank(x, ref, self._input_layer.name))
         if val is not None:
