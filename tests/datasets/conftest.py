@@ -11,7 +11,8 @@ from helpers.datasets import FaultServer
 from cnnlab.datasets import registry
 
 ENV_VARS = ("CNNLAB_HOME", "CNNLAB_DATA_DIR", "CNNLAB_MIRRORS", "CNNLAB_OFFLINE", "KERAS_HOME",
-            "XDG_CACHE_HOME", "CNNLAB_CONNECT_TIMEOUT", "CNNLAB_READ_TIMEOUT")
+            "XDG_CACHE_HOME", "CNNLAB_CONNECT_TIMEOUT", "CNNLAB_READ_TIMEOUT", "CNNLAB_MIN_RATE",
+            "CNNLAB_DOWNLOAD_DEADLINE")
 
 
 @pytest.fixture(autouse=True)

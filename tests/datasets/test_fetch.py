@@ -201,3 +201,22 @@ def test_progress_bar_draws_in_place_on_a_terminal():
     text = out.getvalue()
     assert "\rf.gz [###############               ]  50%" in text
     assert text.endswith("f.gz: done, 0.0 MB in 0.0 s\n")
+
+
+def test_an_endless_body_is_cut_at_the_files_size(server, tmp_path):
+    server.files[f"/a/{NAME}"] = DATA
+    server.faults[f"/a/{NAME}"] = ["endless"]
+    server.files[f"/b/{NAME}"] = DATA
+    path = fetch_file(_spec(), _mirrors(server, "a", "b"), tmp_path, progress=False)
+    assert path.read_bytes() == DATA  # the next mirror served it
+    assert not (tmp_path / f"{NAME}.part").exists()
+
+
+def test_a_drip_feed_ends_at_its_deadline(server, tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNLAB_DOWNLOAD_DEADLINE", "0.5")
+    server.files[f"/a/{NAME}"] = DATA
+    server.faults[f"/a/{NAME}"] = ["drip"] * 3
+    t0 = time.monotonic()
+    with pytest.raises(FetchError, match="too slow"):
+        fetch_file(_spec(), _mirrors(server, "a"), tmp_path, progress=False)
+    assert time.monotonic() - t0 < 8  # three attempts of 0.5 s, not the 10 s the server would drip

@@ -255,3 +255,15 @@ def test_extract_tar_reports_a_damaged_archive(tmp_path):
     damaged.write_bytes(archive.read_bytes()[:-2000])
     with pytest.raises(FormatError, match="damaged tar archive"):
         extract_tar(damaged, tmp_path / "out")
+
+
+def test_a_gzip_bomb_is_refused_before_it_fills_memory():
+    import gzip
+
+    from cnnlab.datasets.formats import FormatError, gunzip_if_needed
+
+    bomb = gzip.compress(bytes(5_000_000))  # 5 MB of zeros in a few kilobytes
+    assert len(bomb) < 10_000
+    with pytest.raises(FormatError, match="expands to more than 1,000,000 bytes"):
+        gunzip_if_needed(bomb, what="x.gz", limit=1_000_000)
+    assert gunzip_if_needed(gzip.compress(b"abc"), what="x.gz") == b"abc"

@@ -63,6 +63,20 @@ class FaultServer:
         queue = self.faults.get(h.path) or []
         fault = queue.pop(0) if queue else None
         body = self.files.get(h.path)
+        if fault in ("endless", "drip"):  # a body that never ends, fast or a byte at a time
+            h.send_response(200)
+            h.end_headers()
+            stop = time.monotonic() + 10.0  # bounded: the client must give up well before
+            while time.monotonic() < stop:
+                try:
+                    h.wfile.write(b"\0" * (65536 if fault == "endless" else 1))
+                    h.wfile.flush()
+                except OSError:
+                    return
+                if fault == "drip":
+                    time.sleep(0.05)
+            h.close_connection = True
+            return
         if fault == "silent":  # accept, then never answer
             time.sleep(2.5)
             h.close_connection = True

@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.client
 import os
 import re
+import time
 import urllib.parse
 from pathlib import Path
 
@@ -17,6 +18,9 @@ from cnnlab.datasets.verify import verify_file
 
 CONNECT_TIMEOUT = 10.0  # s to open a connection; env CNNLAB_CONNECT_TIMEOUT
 READ_TIMEOUT = 30.0  # s without a byte before a mirror counts as stalled; env CNNLAB_READ_TIMEOUT
+MIN_RATE = 10_000  # bytes/s on average below which a download gives up (its deadline); env CNNLAB_MIN_RATE
+DEADLINE_SLACK = 120.0  # s added to every file's deadline for connecting and slow starts
+UNKNOWN_SIZE_CAP = 1 << 31  # bytes accepted for a file whose size the registry does not give
 ATTEMPTS_PER_MIRROR = 3  # resumes after a drop/stall, as long as each attempt got some bytes
 MAX_REDIRECTS = 5
 CHUNK = 1 << 18
@@ -109,11 +113,23 @@ def _open(url: str, start: int, connect_s: float, read_s: float):
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 
+def deadline_for(size: int | None) -> float:
+    """Seconds one attempt at a file may take in all: an endless trickle must end too
+    ($CNNLAB_DOWNLOAD_DEADLINE sets it outright)."""
+    if os.environ.get("CNNLAB_DOWNLOAD_DEADLINE"):
+        return _env_seconds("CNNLAB_DOWNLOAD_DEADLINE", 0.0)
+    rate = _env_seconds("CNNLAB_MIN_RATE", MIN_RATE)
+    return DEADLINE_SLACK + (size or UNKNOWN_SIZE_CAP // 16) / rate
+
+
 def download_to(url: str, part: Path, *, size_hint: int | None = None, label: str = "",
                 progress: bool = True) -> None:
     """Append the rest of `url` to `part` (resuming with a Range request when `part` has bytes;
-    starting over when the server ignores the range). MirrorFailure on any problem."""
+    starting over when the server ignores the range). MirrorFailure on any problem, also when
+    the server sends more than the file's known size or too slowly to finish in time."""
     connect_s, read_s = timeouts()
+    limit = size_hint or UNKNOWN_SIZE_CAP
+    deadline = time.monotonic() + deadline_for(size_hint)
     start = part.stat().st_size if part.exists() else 0
     conn, resp = _open(url, start, connect_s, read_s)
     if resp.status == 416 and start:  # our .part is as long as (or longer than) the file
@@ -141,14 +157,15 @@ def download_to(url: str, part: Path, *, size_hint: int | None = None, label: st
             raise MirrorFailure(f"HTTP {resp.status} {resp.reason}".strip())
         length = resp.getheader("Content-Length")
         remaining = int(length) if length and length.isdigit() else None
-        _copy_body(resp, part, mode, start, remaining, total or size_hint, label or url, progress, read_s)
+        _copy_body(resp, part, mode, start, remaining, total or size_hint, label or url, progress, read_s,
+                   limit, deadline)
     finally:
         resp.close()
         conn.close()
 
 
 def _copy_body(resp, part: Path, mode: str, start: int, remaining: int | None, total: int | None,
-               label: str, progress: bool, read_s: float) -> None:
+               label: str, progress: bool, read_s: float, limit: int, deadline: float) -> None:
     bar = Progress(label, total, start=start, enabled=progress)
     received, ok = 0, False
     try:
@@ -158,6 +175,12 @@ def _copy_body(resp, part: Path, mode: str, start: int, remaining: int | None, t
                     f.write(chunk)
                     received += len(chunk)
                     bar.update(len(chunk))
+                    if start + received > limit:
+                        raise MirrorFailure(f"sent more than the file's {limit:,} bytes; not kept")
+                    if time.monotonic() > deadline:
+                        raise MirrorFailure(f"too slow: {start + received:,} bytes before its deadline "
+                                            "(CNNLAB_MIN_RATE sets the slowest rate accepted)",
+                                            progressed=received > 0)
             except TimeoutError:
                 raise MirrorFailure(f"stalled: no data for {read_s:g} s after {start + received} bytes",
                                     progressed=received > 0) from None
@@ -198,6 +221,8 @@ def fetch_file(spec: SourceFile, mirrors: tuple[str, ...], dest_dir: Path, *, pr
                 download_to(url, part, size_hint=spec.size, label=spec.name, progress=progress)
             except MirrorFailure as e:
                 failures.append(f"{url}: {e}")
+                if spec.size and part.exists() and part.stat().st_size > spec.size:
+                    part.unlink()  # more than the file holds: nothing in it is worth resuming
                 if e.unreachable:
                     unreachable.add(host)
                 if e.progressed:

@@ -28,14 +28,23 @@ class FormatError(DatasetError):
 GZIP_MAGIC = b"\x1f\x8b"
 
 
-def gunzip_if_needed(data: bytes, *, what: str) -> bytes:
-    """The content of `data`: decompressed if it is gzip, as it is otherwise."""
+MAX_CONTENT = 1 << 30  # bytes a gzip file may expand to: every dataset file here is far smaller
+
+
+def gunzip_if_needed(data: bytes, *, what: str, limit: int = MAX_CONTENT) -> bytes:
+    """The content of `data`: decompressed if it is gzip (never past `limit` bytes: a small
+    file can expand to gigabytes), as it is otherwise."""
     if not data.startswith(GZIP_MAGIC):
         return data
     try:
-        return gzip.decompress(data)
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as f:
+            content = f.read(limit + 1)
     except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as e:
         raise FormatError(f"{what}: damaged gzip data ({e}); delete the file so it is fetched again") from e
+    if len(content) > limit:
+        raise FormatError(f"{what}: expands to more than {limit:,} bytes, far more than any dataset file; "
+                          "delete it so it is fetched again")
+    return content
 
 
 def read_content(path: Path) -> bytes:
