@@ -374,3 +374,22 @@ def test_generated_model_functions_give_keras_totals(code):
 def test_model_names_passed_through_kwargs_and_keras_default_names():
     code = MORE_PATTERNS["keyword-only parameters and **kwargs passed on"][0]
     assert [spec.name for _, spec in parse_models(code)] == ["made_a", "sequential"]
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "layer_list = []\nn = 3\nwhile n > 0:\n    layer_list.append(keras.layers.Dense(n))\n",
+        "x = [0]\nfor i in range(10000):\n    x = [x, x]\n",
+        "s = 'a' * 9000\nfor i in range(10000):\n    u = s.upper()\n",
+        "def f(n):\n    return n + 1\nk = 0\nfor i in range(10000):\n    k = f(f(f(k)))\n",
+        "t = tuple(range(9000))\nfor i in range(10000):\n    u = [t, t]\n",
+    ],
+)
+def test_code_that_runs_long_stops_at_a_bound_within_seconds(code):
+    import time
+
+    start = time.perf_counter()
+    with pytest.raises(ModelError, match="more than"):
+        parse_models(code + "for i in range(2):\n    keras.Sequential([keras.layers.Dense(2)])\n")
+    assert time.perf_counter() - start < 5

@@ -19,6 +19,7 @@ line numbers in messages always refer to the user's text.
 from __future__ import annotations
 
 import ast
+import warnings
 
 from cnnlab.models.keras_code.evaluate import Unknown
 from cnnlab.models.keras_code.expressions import NO_DEFAULT
@@ -60,7 +61,9 @@ def parse_models(
     defines, like `--call "create_nn(0.2, 2)"`: then the models it builds.
     """
     try:
-        return _parse(text, name, call)
+        with warnings.catch_warnings():  # ast's warnings on pasted text (`1x`) are not the user's concern
+            warnings.simplefilter("ignore", SyntaxWarning)
+            return _parse(text, name, call)
     except ModelError as err:
         raise ModelError(f"{source}: {err}") from None
     except (RecursionError, MemoryError):  # ast's limits on nesting

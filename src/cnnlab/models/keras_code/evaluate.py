@@ -10,30 +10,57 @@ characters), so pasted text cannot make it allocate without end.
 from __future__ import annotations
 
 import ast
+import copy
 import operator
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from cnnlab.models.keras_code.values import NotConstant, arith, is_number
 
 __all__ = [
     "BUILTINS", "MAX_CHARS", "MAX_ITEMS", "TooBig", "Unknown", "binop", "call_builtin",
-    "call_method", "check_size", "compare", "format_value", "is_known", "truth", "unary",
+    "call_method", "check_size", "compare", "format_value", "is_known", "metered", "truth", "unary",
 ]  # fmt: skip
 
 MAX_ITEMS = 10_000  # items in one value: far above any shape, layer list or grid of settings
 MAX_CHARS = 10_000
+MAX_WORK = 2_000_000  # items visited while following one text: about a second at most
 
 
 class Unknown:
-    """A value only running the code would give; `text` is the code that gives it."""
+    """A value only running the code would give; `text` is the code that gives it, with the
+    names in it replaced by where their values come from (`sources`), written when asked for."""
 
-    __slots__ = ("text",)
+    __slots__ = ("_text", "node", "sources")
 
-    def __init__(self, text: str):
-        self.text = text
+    def __init__(self, text: str | None = None, node: ast.AST | None = None, sources: dict[str, str] | None = None):
+        self._text = text
+        self.node = node
+        self.sources = sources or {}
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = _source(self.node, self.sources) if self.node is not None else ""
+        return self._text
 
     def __repr__(self) -> str:
         return f"Unknown({self.text!r})"
+
+
+class _Sources(ast.NodeTransformer):
+    def __init__(self, sources: dict[str, str]):
+        self.sources = sources
+
+    def visit_Name(self, name: ast.Name) -> ast.AST:
+        return ast.Name(self.sources[name.id], ast.Load()) if name.id in self.sources else name
+
+
+def _source(node: ast.AST, sources: dict[str, str]) -> str:
+    text = ast.unparse(_Sources(sources).visit(copy.deepcopy(node)) if sources else node)
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 class TooBig(Exception):
@@ -42,33 +69,68 @@ class TooBig(Exception):
 
 def is_known(v: Any) -> bool:
     """A plain value (numbers, strings, None and containers of them), all the way down."""
-    if v is None or isinstance(v, (bool, int, float, str)):
+    seen, stack = 0, [v]
+    try:
+        while stack:
+            x = stack.pop()
+            seen += 1
+            if isinstance(x, (tuple, list)):
+                stack.extend(x)
+            elif isinstance(x, dict):
+                stack.extend(x.keys())
+                stack.extend(x.values())
+            elif not (x is None or isinstance(x, (bool, int, float, str))):
+                return False
         return True
-    if isinstance(v, (tuple, list)):
-        return all(is_known(x) for x in v)
-    if isinstance(v, dict):
-        return all(is_known(k) and is_known(x) for k, x in v.items())
-    return False
+    finally:
+        spend(seen)
 
 
 def check_size(v: Any) -> Any:
     """`v`, or TooBig when it holds more than MAX_ITEMS items (shared parts counted each time)."""
-    count, stack = 0, [v]
-    while stack:
-        x = stack.pop()
-        count += 1
-        if count > MAX_ITEMS:
-            raise TooBig(
-                f"this builds a value of more than {MAX_ITEMS:,} items; cnnlab reads the code "
-                "that builds a model, not data: write the sizes the model needs"
-            )
-        if isinstance(x, (tuple, list)):
-            stack.extend(x)
-        elif isinstance(x, dict):
-            stack.extend(x.values())
-        elif isinstance(x, str) and len(x) > MAX_CHARS:
-            raise TooBig(f"this builds a string of more than {MAX_CHARS:,} characters")
+    count, stack = -1, [v]  # the items inside v, not v itself
+    try:
+        while stack:
+            x = stack.pop()
+            count += 1
+            if count > MAX_ITEMS:
+                raise TooBig(
+                    f"this builds a value of more than {MAX_ITEMS:,} items; cnnlab reads the code "
+                    "that builds a model, not data: write the sizes the model needs"
+                )
+            if isinstance(x, (tuple, list)):
+                stack.extend(x)
+            elif isinstance(x, dict):
+                stack.extend(x.values())
+            elif isinstance(x, str) and len(x) > MAX_CHARS:
+                raise TooBig(f"this builds a string of more than {MAX_CHARS:,} characters")
+    finally:
+        spend(count + 1)
     return v
+
+
+_work: ContextVar[list[int] | None] = ContextVar("keras_code_work", default=None)
+
+
+@contextmanager
+def metered() -> Iterator[None]:
+    """Count the items every check visits while following one text, up to MAX_WORK."""
+    token = _work.set([0])
+    try:
+        yield
+    finally:
+        _work.reset(token)
+
+
+def spend(n: int) -> None:
+    work = _work.get()
+    if work is not None:
+        work[0] += n
+        if work[0] > MAX_WORK:
+            raise TooBig(
+                f"the code's values add up to more than {MAX_WORK:,} items to go through; cnnlab "
+                "reads the code that builds a model, not data: make the loops or values smaller"
+            )
 
 
 def _repeat(seq: Any, n: Any) -> Any:
@@ -229,11 +291,13 @@ def call_method(obj: Any, name: str, args: list[Any], kwargs: dict[str, Any]) ->
     )  # fmt: skip
     if name not in allowed:
         raise NotConstant
+    check_size((args, kwargs))
     try:
         out = getattr(obj, name)(*args, **kwargs)
     except (TypeError, ValueError, IndexError, KeyError):
         raise NotConstant from None
-    check_size(obj)
+    if len(obj) > MAX_ITEMS:
+        raise TooBig(f"this builds a value of more than {MAX_ITEMS:,} items")
     if name in ("keys", "values", "items"):
         out = tuple(out)
     return out

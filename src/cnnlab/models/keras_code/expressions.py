@@ -11,7 +11,6 @@ builtins in `evaluate.BUILTINS`.
 from __future__ import annotations
 
 import ast
-import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,20 +120,17 @@ class Expressions:
 
     def describe(self, node: ast.AST) -> str:
         """The source of `node`, with names of unknown values replaced by where they come from."""
-        reader = self
-
-        class Sources(ast.NodeTransformer):
-            def visit_Name(self, name: ast.Name) -> ast.AST:
-                v = reader.lookup(name.id)
-                if isinstance(v, Unknown) and v.text != name.id and len(v.text) <= 80:
-                    return ast.Name(v.text, ast.Load())
-                return name
-
-        text = ast.unparse(Sources().visit(copy.deepcopy(node)))
-        return text if len(text) <= 200 else text[:197] + "..."
+        return self.unknown(node).text
 
     def unknown(self, node: ast.AST) -> Unknown:
-        return Unknown(self.describe(node))
+        """An unknown value; its text is written only when a message needs it."""
+        sources = {}
+        for name in ast.walk(node):
+            if isinstance(name, ast.Name) and name.id not in sources:
+                v = self.lookup(name.id)
+                if isinstance(v, Unknown) and v.text != name.id and len(v.text) <= 80:
+                    sources[name.id] = v.text
+        return Unknown(node=node, sources=sources)
 
     # -- expressions
 
@@ -380,7 +376,6 @@ class Expressions:
             if name == "add":
                 if len(args) != 1:
                     raise ModelError(f"line {self.line}: {node_text(node.func)} takes one layer")
-                self.count_layer()
                 obj.items.append((args[0], self.line))
                 return None
             if name == "pop":

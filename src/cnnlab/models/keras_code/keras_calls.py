@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 from typing import Any, Protocol
 
-from cnnlab.models.keras_code.evaluate import is_known
+from cnnlab.models.keras_code.evaluate import Unknown, is_known
 from cnnlab.models.keras_code.functional import BRANCH_FIX
 from cnnlab.models.keras_code.layer_calls import LayerCalls
 from cnnlab.models.keras_code.symbolic import (
@@ -35,6 +35,7 @@ class Expressions(Protocol):
 
     def eval(self, node: ast.expr) -> Any: ...
     def describe(self, node: ast.AST) -> str: ...
+    def unknown(self, node: ast.AST) -> Unknown: ...
     def record(self, model: SequentialModel | FunctionalModel) -> None: ...
     def count_layer(self) -> None: ...
 
@@ -44,11 +45,12 @@ def frozen(ev: Expressions, node: ast.Call) -> tuple[ast.Call, Frozen]:
     args: list[ast.expr] = []
     keywords: list[ast.keyword] = []
     values: dict[int, Any] = {}
-    texts: dict[int, str] = {}
+    texts: dict[int, Unknown] = {}
 
     def keep(arg: ast.expr, value: Any) -> ast.expr:
         values[id(arg)] = value
-        texts[id(arg)] = node_text(arg) if is_known(value) else ev.describe(arg)
+        if not is_known(value):
+            texts[id(arg)] = value if isinstance(value, Unknown) else ev.unknown(arg)
         return arg
 
     def item(of: ast.expr, key: Any) -> ast.expr:
@@ -70,6 +72,7 @@ def frozen(ev: Expressions, node: ast.Call) -> tuple[ast.Call, Frozen]:
 
 
 def make_layer_call(ev: Expressions, node: ast.Call, kind: str) -> LayerCall:
+    ev.count_layer()
     call, values = frozen(ev, node)
     return LayerCall(call, kind, values, node_line(node, ev.line))
 
@@ -101,7 +104,7 @@ def make_sequential(ev: Expressions, node: ast.Call) -> SequentialModel:
         v = values.values[id(given)]
         if not isinstance(v, (list, tuple)):
             raise ModelError(
-                f"line {ev.line}: cannot read the layers of Sequential({values.texts[id(given)]}); "
+                f"line {ev.line}: cannot read the layers of Sequential({values.source_of(given, (0, 0))}); "
                 "give them as a list: keras.Sequential([layers.Conv2D(...), ...])"
             )
         lines = [node_line(e) for e in given.elts] if isinstance(given, (ast.List, ast.Tuple)) else []
@@ -131,7 +134,7 @@ def make_functional(ev: Expressions, node: ast.Call) -> FunctionalModel:
             raise ModelError(f"line {ev.line}: the model has branches ({len(v)} {names[0]}), {BRANCH_FIX}")
         if not isinstance(v, Tensor):
             raise ModelError(
-                f"line {ev.line}: cannot follow {names[0]}={values.texts[id(given)]}; give the "
+                f"line {ev.line}: cannot follow {names[0]}={values.source_of(given, (0, 0))}; give the "
                 f"result of keras.Input (inputs) and of the last layer (outputs)"
             )
         ends.append(v)
@@ -153,5 +156,4 @@ def apply(ev: Expressions, layer: LayerCall, node: ast.Call) -> Tensor:
             f"line {ev.line}: {layer.kind} is applied to {describe(arg)}, which is not the result "
             "of keras.Input or of a layer; start the model with inputs = keras.Input(shape=(H, W, C))"
         )
-    ev.count_layer()
     return Tensor(arg.root, (*arg.steps, (layer, ev.line)))

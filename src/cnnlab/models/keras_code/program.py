@@ -25,7 +25,7 @@ import ast
 from dataclasses import dataclass
 from typing import Any
 
-from cnnlab.models.keras_code.evaluate import TooBig, Unknown, is_known, truth
+from cnnlab.models.keras_code.evaluate import TooBig, Unknown, is_known, metered, truth
 from cnnlab.models.keras_code.expressions import NO_DEFAULT, Expressions, Scope, UserFunction
 from cnnlab.models.keras_code.layer_calls import ALIASES, INPUTS
 from cnnlab.models.keras_code.symbolic import FunctionalModel, SequentialModel, describe
@@ -110,7 +110,12 @@ class Program(Expressions):
         self.depth = self.steps = self.iterations = 0
 
     def run(self) -> list[Built]:
-        self.block(self.tree.body)
+        try:
+            with metered():
+                self.block(self.tree.body)
+        except (_Return, _Break, _Continue) as err:
+            word = {"_Return": "return", "_Break": "break", "_Continue": "continue"}[type(err).__name__]
+            raise ModelError(f"line {self.line}: `{word}` outside a function or loop; check the indentation") from None
         return self.built
 
     def record(self, model: SequentialModel | FunctionalModel) -> None:

@@ -25,7 +25,7 @@ __all__ = ["Frozen", "FunctionalModel", "Input", "LayerCall", "SequentialModel",
 class Frozen:
     """The argument values of one call as they were where it stood, for `LayerCalls`."""
 
-    def __init__(self, values: dict[int, Any], texts: dict[int, str]):
+    def __init__(self, values: dict[int, Any], texts: dict[int, Unknown]):
         self.values = values
         self.texts = texts
 
@@ -42,7 +42,7 @@ class Frozen:
         return v
 
     def source_of(self, node: ast.expr, at: tuple[int, int]) -> str:
-        return self.texts.get(id(node), node_text(node))
+        return self.texts[id(node)].text if id(node) in self.texts else node_text(node)
 
 
 @dataclass(eq=False)
