@@ -72,6 +72,7 @@ def fresh_build(tmp_path, monkeypatch):
     """An empty cnnlab home and no cached library; the library is reloaded afterwards."""
     monkeypatch.setenv("CNNLAB_HOME", str(tmp_path))
     compiler.load.cache_clear()
+    compiler._announce_build.cache_clear()
     compiler._reasons.clear()
     yield tmp_path
     monkeypatch.undo()
@@ -100,8 +101,8 @@ def test_a_failing_compiler_falls_back_with_its_message(fresh_build, monkeypatch
 @needs_kernel
 def test_library_is_built_once_per_cpu_and_source(fresh_build, monkeypatch):
     assert compiler.load("maxpool") is not None
-    built = list((fresh_build / "native").iterdir())
-    assert len(built) == 1 and built[0].suffix == ".so"
+    built = list((fresh_build / "native").glob("*.so"))
+    assert len(built) == 1 and (fresh_build / "native" / f"{built[0].name}.sha256").is_file()
     cc = compiler.compiler()
     monkeypatch.setattr(compiler, "_cpu_signature", lambda: "another cpu")
     assert compiler.library_path("maxpool", cc, compiler.flag_sets()[0]) != built[0]  # never on another CPU
@@ -116,6 +117,18 @@ def test_a_cached_library_that_does_not_load_is_built_again(fresh_build):
     assert library.read_bytes()[:4] == b"\x7fELF"
 
 
+@needs_kernel
+def test_a_truncated_cached_library_is_never_loaded(fresh_build, capsys):
+    """Mapping a truncated .so can kill the process with SIGBUS: its digest is checked first."""
+    assert compiler.load("maxpool") is not None
+    assert "compiling cnnlab's CPU kernels, once" in capsys.readouterr().err
+    library = next((fresh_build / "native").glob("*.so"))
+    library.write_bytes(library.read_bytes()[: library.stat().st_size // 2])
+    compiler.load.cache_clear()
+    assert compiler.load("maxpool") is not None  # built again, not mapped
+    assert compiler._intact(library)
+
+
 def test_a_compiler_without_openmp_gets_the_serial_build(fresh_build, monkeypatch, tmp_path):
     real = compiler.compiler()
     if real is None:
@@ -126,7 +139,7 @@ def test_a_compiler_without_openmp_gets_the_serial_build(fresh_build, monkeypatc
     monkeypatch.setenv("CC", str(wrapper))
     monkeypatch.setattr(compiler, "_torch_ships_gnu_openmp", lambda: True)
     assert compiler.load("maxpool") is not None
-    assert [p.name for p in (fresh_build / "native").iterdir()] == [
+    assert [p.name for p in (fresh_build / "native").glob("*.so")] == [
         compiler.library_path("maxpool", str(wrapper), compiler.FLAGS).name
     ]
 

@@ -32,6 +32,7 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
+from cnnlab.files import atomic_write
 from cnnlab.home import cache_root
 
 SOURCE_DIR = Path(__file__).parent
@@ -112,10 +113,13 @@ def load(name: str) -> ctypes.CDLL | None:
         path = library_path(name, cc, flags)
         try:
             if path.exists():
-                try:
-                    return ctypes.CDLL(str(path))
-                except OSError:  # a cached build that no longer loads: build it again
-                    path.unlink(missing_ok=True)
+                if _intact(path):  # a truncated or altered .so would crash the process when mapped
+                    try:
+                        return ctypes.CDLL(str(path))
+                    except OSError:  # a cached build that no longer loads: build it again
+                        pass
+                path.unlink(missing_ok=True)
+            _announce_build()
             _build(SOURCE_DIR / f"{name}.c", path, cc, flags)
             return ctypes.CDLL(str(path))
         except (OSError, subprocess.SubprocessError) as e:
@@ -138,6 +142,26 @@ def unavailable_reason(name: str) -> str | None:
     return _reasons.get(name)
 
 
+def _digest_path(library: Path) -> Path:
+    return library.with_name(library.name + ".sha256")
+
+
+def _intact(library: Path) -> bool:
+    """The cached library has the bytes recorded when cnnlab built it."""
+    try:
+        recorded = _digest_path(library).read_text(encoding="ascii").strip()
+        return hashlib.sha256(library.read_bytes()).hexdigest() == recorded
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+@cache
+def _announce_build() -> None:
+    """Say once per process why the first run pauses (several seconds of compiling)."""
+    print(f"cnnlab: compiling cnnlab's CPU kernels, once: they are kept in {cache_root() / 'native'}",
+          file=sys.stderr, flush=True)
+
+
 def _build(source: Path, target: Path, cc: str, flags: tuple[str, ...]) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}-", suffix=".so")
@@ -146,6 +170,7 @@ def _build(source: Path, target: Path, cc: str, flags: tuple[str, ...]) -> None:
         # flags after the source: linker inputs must follow the objects that need them
         subprocess.run([cc, "-o", temp, str(source), *flags], check=True, capture_output=True,
                        text=True, timeout=BUILD_TIMEOUT)
+        atomic_write(_digest_path(target), hashlib.sha256(Path(temp).read_bytes()).hexdigest() + "\n")
         os.replace(temp, target)
     finally:
         if os.path.exists(temp):
