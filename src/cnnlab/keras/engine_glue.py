@@ -1,8 +1,8 @@
 """The Keras API's loops on cnnlab's engine: epochs, validation, evaluation, prediction.
 
-Images arrive from data.py as uint8 (meaning value / 255, the engine's fast path) or float32
-(values as given). The engine's DirectStep takes uint8 batches; float batches train through
-the Trainer's autograd step with the same module and optimizer.
+Images arrive from data.py as uint8 (meaning value / 255, the engine's fastest path: the step
+program scales them as it reads them) or float32 (values as given, which the engine lays out
+and casts without scaling, and trains layer by layer).
 """
 
 from __future__ import annotations
@@ -17,26 +17,8 @@ from cnnlab.train.precision import choose
 from cnnlab.train.trainer import EpochState, Trainer
 
 
-class KerasTrainer(Trainer):
-    """The engine's Trainer, taking float32 images as they are besides uint8 pixels."""
-
-    def _to_input(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dtype == torch.uint8:
-            return super()._to_input(x)
-        return x.to(self.placement.device).permute(0, 3, 1, 2)  # NHWC memory seen as NCHW
-
-    def _train_step(self, xb, yb):
-        if xb.dtype == torch.uint8 or self.direct is None:
-            return super()._train_step(xb, yb)
-        direct, self.direct = self.direct, None  # the DirectStep reads uint8 pixels only
-        try:
-            return super()._train_step(xb, yb)
-        finally:
-            self.direct = direct
-
-
-def make_trainer(net, optimizer) -> KerasTrainer:
-    return KerasTrainer(net, choose("auto"), optimizer._engine_name, optimizer.learning_rate)
+def make_trainer(net, optimizer) -> Trainer:
+    return Trainer(net, choose("auto"), optimizer._engine_name, optimizer.learning_rate)
 
 
 def run_fit(model, trainer: Trainer, x, y, val, batch_size, epochs, initial_epoch, shuffle,
@@ -92,7 +74,7 @@ def run_evaluate(model, trainer: Trainer, x, y, batch_size, verbose, metrics) ->
 def run_predict(model, x, batch_size, verbose) -> np.ndarray:
     started = time.time()
     net = model._ensure_net()
-    trainer = model._trainer or KerasTrainer(net, choose("auto"))
+    trainer = model._trainer or Trainer(net, choose("auto"))
     outputs = trainer.logits(torch.from_numpy(x))
     if getattr(trainer.net, "output_softmax", False):
         outputs = torch.softmax(outputs, dim=-1)

@@ -18,7 +18,13 @@ KERNELS = {torch.float32: "pixels_to_f32", torch.bfloat16: "pixels_to_bf16"}
 
 
 def to_input(x_u8: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """(N, H, W, C) uint8 -> (N, C, H, W) `dtype` in [0, 1], channels_last memory."""
+    """(N, H, W, C) uint8 -> (N, C, H, W) `dtype` in [0, 1], channels_last memory.
+
+    Float images (cnnlab.keras passes them when they are not uint8/255) are already the
+    model's input: they are only laid out and cast, not scaled.
+    """
+    if x_u8.is_floating_point():
+        return x_u8.permute(0, 3, 1, 2).to(dtype)
     lib = library()
     if lib is None or dtype not in KERNELS or x_u8.device.type != "cpu" or not x_u8.is_contiguous():
         return x_u8.permute(0, 3, 1, 2).to(torch.float32).mul_(SCALE).to(dtype)
