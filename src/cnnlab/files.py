@@ -49,6 +49,17 @@ def _umask() -> int:
     return mask
 
 
+def real_subfolder(folder: Path, name: str) -> Path:
+    """`folder/name`, created if missing; refused if it is a link (writing through it would put
+    files outside `folder`) or not a folder."""
+    sub = Path(folder) / name
+    if sub.is_symlink() or (sub.exists() and not sub.is_dir()):
+        raise CnnlabError(f"{sub} is a link or a file, not a folder of {folder}; cnnlab writes only inside "
+                          f"the folder itself: remove {sub} and run again")
+    sub.mkdir(parents=True, exist_ok=True)
+    return sub
+
+
 def folder_kind(folder: Path) -> str | None:
     """The kind of folder cnnlab wrote here ("lesson", ...), or None if cnnlab did not write it."""
     try:

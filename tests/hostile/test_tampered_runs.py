@@ -104,3 +104,15 @@ def test_a_run_killed_before_its_first_checkpoint_never_suggests_resume(run, cli
     (run / "model.safetensors").unlink()
     code, _, err = cli("evaluate", str(run))
     assert code == 2 and "train it again" in err and "--resume" not in err
+
+
+def test_report_never_writes_through_a_linked_plots_folder(run, cli, tmp_path):
+    import shutil
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.rmtree(run / "plots")
+    (run / "plots").symlink_to(elsewhere)
+    code, _, err = cli("report", str(run))
+    assert code == 2 and "is a link or a file" in err
+    assert list(elsewhere.iterdir()) == []

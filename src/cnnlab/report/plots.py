@@ -17,7 +17,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-from cnnlab.files import atomic_write
+from cnnlab.files import atomic_write, real_subfolder
 from cnnlab.report.analysis import best_epoch, detect_overfitting
 from cnnlab.rundir import History, load_run
 
@@ -44,7 +44,7 @@ def plot_history(run_dir: str | Path) -> list[Path]:
     """Training curves of a run folder into `<run_dir>/plots/training_curves.{png,svg}`."""
     run = load_run(run_dir)
     fig = training_curves_figure(run.history, title=f"{run.name}: {run.model_name}")
-    return save_figure(fig, run.path / PLOTS_DIR / "training_curves")
+    return save_figure(fig, real_subfolder(run.path, PLOTS_DIR) / "training_curves")
 
 
 # --- one run ----------------------------------------------------------------------------

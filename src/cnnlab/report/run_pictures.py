@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from cnnlab.errors import CnnlabError
+from cnnlab.files import real_subfolder
 from cnnlab.report import plots
 from cnnlab.rundir import METRICS, WEIGHTS, Run
 
@@ -46,7 +47,7 @@ def draw_run_pictures(run: Run, *, mistakes: bool = True, samples: bool = True,
     from the test set; the mistakes grid from `predict` on the saved model. `formats` must
     include png (the report embeds it)."""
     assert "png" in formats, f"formats {formats} must include png"
-    out = run.path / plots.PLOTS_DIR
+    out = real_subfolder(run.path, plots.PLOTS_DIR)
     result = RunPictures([], [])
 
     def save(key, title, caption, fig):
