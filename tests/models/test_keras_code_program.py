@@ -393,3 +393,16 @@ def test_code_that_runs_long_stops_at_a_bound_within_seconds(code):
     with pytest.raises(ModelError, match="more than"):
         parse_models(code + "for i in range(2):\n    keras.Sequential([keras.layers.Dense(2)])\n")
     assert time.perf_counter() - start < 5
+
+
+@pytest.mark.parametrize("name", ["create_nn_with_hp loops", "dropout-rate loop over a list", "helper function in a loop, keyword defaults"])
+def test_several_models_have_keras_session_names(name):
+    code, shape, _ = {**LESSON_BLOCKS, **MORE_PATTERNS}[name]
+    keras.backend.clear_session()
+    recording = _Recording()
+    data = np.zeros((2, *shape), dtype="float32")
+    exec(compile(code, "<lesson>", "exec"), {"keras": recording, "train_images": data, "compile_model": lambda m: None})
+    expected = [
+        (m.name, [layer.name for layer in m.layers if type(layer).__name__ != "InputLayer"]) for m in recording.models
+    ]
+    assert [(spec.name, [layer.name for layer in spec.layers]) for _, spec in parse_models(code)] == expected

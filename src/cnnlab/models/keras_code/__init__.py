@@ -26,6 +26,7 @@ from cnnlab.models.keras_code.expressions import NO_DEFAULT
 from cnnlab.models.keras_code.files import looks_like_toml, parse_json, parse_toml
 from cnnlab.models.keras_code.program import Built, Program, needs_program, signature
 from cnnlab.models.keras_code.reader import CodeReader, rejoin_wrapped
+from cnnlab.models.keras_code.symbolic import name_in_session
 from cnnlab.models.keras_code.text import clean_chars, clean_lines, statements
 from cnnlab.models.layers import ModelError, ModelSpec
 
@@ -114,6 +115,7 @@ def _follow(tree: ast.Module, name: str | None, call: str | None) -> list[tuple[
             counters[base] = n + 1
         default = name or (base if n == 0 else f"{base}_{n}")
         out.append((b.label, b.model.spec(default)))
+    name_in_session([(spec, b.model.auto_named) for (_, spec), b in zip(out, built)])
     return out
 
 

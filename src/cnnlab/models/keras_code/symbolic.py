@@ -10,16 +10,16 @@ checks as flat code (`layer_calls.py`), so messages and layer names are the same
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cnnlab.models.keras_code.evaluate import Unknown, is_known
 from cnnlab.models.keras_code.functional import BRANCH_FIX
 from cnnlab.models.keras_code.layer_calls import LayerCalls
 from cnnlab.models.keras_code.values import NotConstant, node_text
-from cnnlab.models.layers import Layer, ModelError, ModelSpec, new_spec
+from cnnlab.models.layers import Layer, ModelError, ModelSpec, default_base_name, new_spec
 
-__all__ = ["Frozen", "FunctionalModel", "Input", "LayerCall", "SequentialModel", "Tensor", "describe"]
+__all__ = ["Frozen", "FunctionalModel", "Input", "LayerCall", "SequentialModel", "Tensor", "describe", "name_in_session"]
 
 
 class Frozen:
@@ -84,6 +84,7 @@ class SequentialModel:
     name: str | None
     line: int
     label: str = ""
+    auto_named: list[bool] = field(default_factory=list)  # layers given Keras's default names
 
     def spec(self, default_name: str | None) -> ModelSpec:
         shape = hint = None
@@ -107,6 +108,7 @@ class SequentialModel:
             if not layers and first_hint and shape is None:
                 hint = first_hint
             layers.append(layer)
+        self.auto_named = [not layer.name for layer in layers]
         return new_spec(self.name or default_name or "sequential", layers, shape, functional=False,
                         input_hint=hint if shape is None else None)  # fmt: skip
 
@@ -118,6 +120,7 @@ class FunctionalModel:
     name: str | None
     line: int
     label: str = ""
+    auto_named: list[bool] = field(default_factory=list)
 
     def spec(self, default_name: str | None) -> ModelSpec:
         if self.inputs.steps or self.inputs.root is not self.outputs.root:
@@ -136,8 +139,27 @@ class FunctionalModel:
             applied[id(call)] = line
             layers.append(call.build(first=False, line=line)[0])
         root = self.outputs.root
+        self.auto_named = [not layer.name for layer in layers]
         return new_spec(self.name or default_name or "functional", layers, root.shape, functional=True,
                         input_hint=root.hint)  # fmt: skip
+
+
+def name_in_session(models: list[tuple[ModelSpec, list[bool]]]) -> None:
+    """Default layer names counted over all the models, as one Keras session counts them
+    (the second model's first Dense is dense_1); names given in the code are kept."""
+    counters: dict[str, int] = {}
+    for spec, auto in models:
+        taken = {layer.name for layer, a in zip(spec.layers, auto) if not a}
+        for layer, a in zip(spec.layers, auto):
+            if not a:
+                continue
+            base = default_base_name(layer.kind)
+            while True:
+                n = counters.get(base, 0)
+                counters[base] = n + 1
+                layer.name = base if n == 0 else f"{base}_{n}"
+                if layer.name not in taken:
+                    break
 
 
 def describe(v: Any) -> str:
