@@ -96,3 +96,9 @@ def test_info_on_a_folder_with_a_corrupt_image_is_an_error(tmp_path, capsys):
     assert main(["datasets", "info", str(tmp_path / "f")]) == 2
     err = capsys.readouterr().err
     assert "b.png" in err and "download" not in err
+
+
+def test_show_refuses_an_output_that_is_not_a_picture(tmp_path, capsys):
+    assert main(["datasets", "show", "digits", "--out", str(tmp_path / "grid.txt")]) == 2
+    assert "give a picture file name ending in .png" in capsys.readouterr().err
+    assert not (tmp_path / "grid.txt").exists()

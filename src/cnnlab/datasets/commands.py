@@ -121,6 +121,9 @@ def info(args) -> int:
     return 0
 
 
+IMAGE_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
+
+
 def show(args) -> int:
     """A labelled grid of sample images, like the lesson's 5x5 plot."""
     meta = api.dataset_meta(args.name)
@@ -131,6 +134,9 @@ def show(args) -> int:
     count = min(args.count, len(x))
     pick = np.sort(np.random.default_rng(args.seed).choice(len(x), size=count, replace=False))
     out = Path(args.out or f"{meta.name}_grid.png")
+    if out.suffix.lower() not in IMAGE_SUFFIXES:  # matplotlib picks the format by the suffix
+        raise DatasetError(f"--out {out}: give a picture file name ending in "
+                           f"{', '.join(IMAGE_SUFFIXES)}, e.g. {meta.name}_grid.png")
     save_grid(x[pick], y[pick].reshape(-1), meta.class_names, out, title=f"{meta.name} ({args.split})")
     print(f"wrote {out} ({count} {args.split} images of {meta.name})")
     return 0
