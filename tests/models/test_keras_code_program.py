@@ -184,7 +184,7 @@ def test_each_model_is_labelled_with_its_arguments():
 
 def test_one_model_is_asked_for_when_there_are_several():
     code = "for rate in [0.1, 0.2]:\n    m = keras.Sequential([keras.layers.Dense(2)])\n"
-    with pytest.raises(ModelError, match=r"builds 2 models \(1: rate=0.1; 2: rate=0.2\); pick one with --model N"):
+    with pytest.raises(ModelError, match=r"builds 2 models \(1: rate=0.1; 2: rate=0.2\); keep only the one you want in the file"):
         parse_model(code)
 
 
@@ -406,3 +406,15 @@ def test_several_models_have_keras_session_names(name):
         (m.name, [layer.name for layer in m.layers if type(layer).__name__ != "InputLayer"]) for m in recording.models
     ]
     assert [(spec.name, [layer.name for layer in spec.layers]) for _, spec in parse_models(code)] == expected
+
+
+def test_load_model_takes_one_model_or_the_numbered_one(tmp_path):
+    from cnnlab.models.source import load_model
+
+    path = tmp_path / "loop.py"
+    path.write_text("for units in [3, 5]:\n    m = keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(units)])\n")
+    with pytest.raises(ModelError, match=r"the code builds 2 models \(1: units=3; 2: units=5\)"):
+        load_model(str(path), (4, 4, 1))
+    assert load_model(str(path), (4, 4, 1), number=2).layers[-1].args["units"] == 5
+    with pytest.raises(ModelError, match="--call needs a file of Keras code"):
+        load_model("cifar_model", (32, 32, 3), call="f()")

@@ -44,11 +44,9 @@ def load_model(
     if number is not None:
         return pick_model(models, number)[1]
     if len(models) > 1:
-        listed = "; ".join(f"{i}: {label}" for i, (label, _) in enumerate(models, 1))
-        raise ModelError(
-            f"{ref}: the code builds {len(models)} models ({listed}); pick one with --model N "
-            "(cnnlab summary FILE prints them all)"
-        )
+        from cnnlab.models.keras_code import only_model
+
+        return only_model(models, str(ref))
     return models[0][1]
 
 

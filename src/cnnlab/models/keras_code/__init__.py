@@ -30,7 +30,7 @@ from cnnlab.models.keras_code.symbolic import name_in_session
 from cnnlab.models.keras_code.text import clean_chars, clean_lines, statements
 from cnnlab.models.layers import ModelError, ModelSpec
 
-__all__ = ["parse_model", "parse_models"]
+__all__ = ["only_model", "parse_model", "parse_models"]
 
 
 def parse_model(text: str, source: str = "<stdin>", name: str | None = None) -> ModelSpec:
@@ -42,12 +42,16 @@ def parse_model(text: str, source: str = "<stdin>", name: str | None = None) -> 
     with one message, "SOURCE: line N: ...", naming the layer and the fix; so does
     code that builds several models (`parse_models` reads them all).
     """
-    models = parse_models(text, source, name)
+    return only_model(parse_models(text, source, name), source)
+
+
+def only_model(models: list[tuple[str, ModelSpec]], source: str) -> ModelSpec:
+    """The one model of a text, or ModelError listing the several it builds."""
     if len(models) > 1:
         listed = "; ".join(f"{i}: {label or spec.name}" for i, (label, spec) in enumerate(models, 1))
         raise ModelError(
-            f"{source}: the code builds {len(models)} models ({listed}); pick one with --model N "
-            "(cnnlab summary FILE prints them all)"
+            f"{source}: the code builds {len(models)} models ({listed}); keep only the one you "
+            "want in the file (cnnlab summary FILE prints each; summary --model N picks one)"
         )
     return models[0][1]
 
