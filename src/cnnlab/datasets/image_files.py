@@ -7,6 +7,8 @@ of their mode (Pillow's own convert("L") clips them: 1000 of 65535 would become 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,33 +24,31 @@ class ImageFileError(CnnlabError):
     """An image file that cannot be used; the message names the file and the fix."""
 
 
-def open_image(path: str | Path) -> Image.Image:
-    """The decoded image (pixels loaded, file closed), or one ImageFileError."""
+@contextlib.contextmanager
+def _opening(path: str | Path, unreadable: str) -> Iterator[None]:
+    """Pillow's ways of failing on a file, as one ImageFileError naming the file."""
     try:
-        with Image.open(path) as image:
-            image.load()
-            return image
+        yield
     except FileNotFoundError:
         raise ImageFileError(f"{path}: no such file") from None
     except Image.DecompressionBombError as e:
         raise ImageFileError(f"{path}: refused, too large to decode safely ({e}); "
                              "resize it below 89 million pixels") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-        raise ImageFileError(f"{path}: not an image Pillow can read ({e}); remove or replace it") from None
+        raise ImageFileError(f"{path}: {unreadable} ({e}); remove it or replace it") from None
+
+
+def open_image(path: str | Path) -> Image.Image:
+    """The decoded image (pixels loaded, file closed), or one ImageFileError."""
+    with _opening(path, "not an image Pillow can read"), Image.open(path) as image:
+        image.load()
+        return image
 
 
 def image_size(path: str | Path) -> tuple[str, tuple[int, int]]:
     """(mode, (width, height)) from the header alone."""
-    try:
-        with Image.open(path) as image:
-            return image.mode, image.size
-    except FileNotFoundError:
-        raise ImageFileError(f"{path}: no such file") from None
-    except Image.DecompressionBombError as e:
-        raise ImageFileError(f"{path}: refused, too large to decode safely ({e}); "
-                             "resize it below 89 million pixels") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-        raise ImageFileError(f"{path}: not a readable image ({e}); remove it or replace it") from None
+    with _opening(path, "not a readable image"), Image.open(path) as image:
+        return image.mode, image.size
 
 
 def to_8bit(image: Image.Image) -> Image.Image:
