@@ -249,6 +249,8 @@ def test_summary_call_flag_and_tabular_input(tmp_path, capsys):
          "line 1: a number with more than 4,300 digits"),
         ("def create_nn(nodes1=100):\n    return keras.Sequential([keras.layers.Dense(nodes1)])\nm = create_nn(10, 5)\n",
          "line 3: create_nn() takes 1 positional arguments but 2 were given"),
+        ("for i in range(1):\n    try:\n        m = load()\n    except OSError:\n        m = keras.Sequential([keras.layers.Dense(2)])\n",
+         "line 4: this `except` builds layers, and whether it runs depends on running the code"),
     ],
 )  # fmt: skip
 def test_what_cannot_be_worked_out_is_refused_with_its_line(code, message):

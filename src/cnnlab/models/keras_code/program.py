@@ -184,6 +184,12 @@ class Program(Expressions):
                     self.bind(item.optional_vars, Unknown(node_text(item.optional_vars)))
             self.block(stmt.body)
         elif isinstance(stmt, ast.Try):
+            for handler in stmt.handlers:
+                if self.builds(handler):
+                    raise ModelError(
+                        f"line {handler.lineno}: this `except` builds layers, and whether it runs "
+                        "depends on running the code; write the model without try/except"
+                    )
             self.block(stmt.body)
             self.block(stmt.orelse)
             self.block(stmt.finalbody)
