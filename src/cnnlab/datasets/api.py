@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnlab.datasets import builtin, folders, registry
+from cnnlab.datasets import builtin, folders, npy_folder, registry
 from cnnlab.datasets.errors import DatasetError
 from cnnlab.datasets.registry import DatasetSpec
 
@@ -44,7 +44,8 @@ def resolve(name_or_path: str | os.PathLike) -> DatasetSpec | Path:
     if path.is_dir():
         return path
     raise DatasetError(f"unknown dataset {text!r}: use one of {', '.join(known_names())}, "
-                       "or a folder holding one subfolder of images per class")
+                       "or a folder holding one subfolder of images per class, or a folder of .npy files "
+                       "(train_images.npy, train_labels.npy, test_images.npy, test_labels.npy)")
 
 
 def parse_size(resize) -> tuple[int, int] | None:
@@ -94,31 +95,43 @@ def dataset_meta(name_or_path, *, label_mode: str = "fine") -> DatasetMeta:
     """Shapes, classes and sizes; needs no data files for the registry datasets."""
     target = resolve(name_or_path)
     _check_label_mode(target, label_mode)
+    if isinstance(target, Path) and npy_folder.find(target) is not None:
+        info = npy_folder.folder_info(target, registry.DOLLAR_STREET)
+        return DatasetMeta(target.name, info.input_shape, len(info.class_names), info.class_names,
+                           info.train_size, info.test_size)
     if isinstance(target, Path):
         layout = folders.scan(target)
         mode, (h, w) = folders.image_format(layout, None)
         return DatasetMeta(target.name, (h, w, 1 if mode == "L" else 3), len(layout.classes),
                            list(layout.classes), len(layout.train), len(layout.test))
     names = target.coarse_class_names if label_mode == "coarse" else target.class_names
+    test_size = target.test_size
+    if target.manual and not test_size and (copy := npy_folder.local_copy(target)) is not None:
+        test_size = npy_folder.folder_info(copy).test_size
     return DatasetMeta(target.name, target.input_shape, len(names), list(names),
-                       target.train_size, target.test_size)
+                       target.train_size, test_size)
 
 
 def load_dataset(name_or_path, *, offline: bool | None = None, resize=None, seed: int = 0,
                  label_mode: str = "fine", progress: bool = True) -> tuple[Split, Split]:
     """((x_train, y_train), (x_test, y_test)) as numpy uint8, shaped like keras.datasets.
 
-    name_or_path: mnist, fashion_mnist, cifar10, cifar100, digits, or a folder of class
-    folders. offline: never use the network (default: $CNNLAB_OFFLINE). resize: (H, W) to
-    resize every image to. seed: the split of digits and of folders without train/test.
+    name_or_path: mnist, fashion_mnist, cifar10, cifar100, digits, dollar_street, a folder of
+    class folders, or a folder of .npy files (train_images.npy, ... or x_train.npy, ...).
+    offline: never use the network (default: $CNNLAB_OFFLINE). resize: (H, W) to resize every
+    image to. seed: the split of digits and of folders without train/test.
     label_mode: 'fine' or 'coarse' (cifar100).
     """
     size = parse_size(resize)
     target = resolve(name_or_path)
     _check_label_mode(target, label_mode)
-    if isinstance(target, Path):
+    if isinstance(target, Path) and npy_folder.find(target) is not None:
+        arrays = npy_folder.load_arrays(target)
+    elif isinstance(target, Path):
         return folders.load_folder(target, resize=size, seed=seed)
-    if target.name == "digits":
+    elif target.manual is not None:
+        arrays = npy_folder.load_registered(target)
+    elif target.name == "digits":
         arrays = load_digits_arrays(seed)
     else:
         arrays = builtin.load_arrays(target, offline=offline, progress=progress)

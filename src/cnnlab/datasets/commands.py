@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnlab.datasets import api, builtin, cache, registry
+from cnnlab.datasets import api, builtin, cache, npy_folder, registry
 from cnnlab.datasets.errors import DatasetError
 from cnnlab.datasets.registry import DatasetSpec
 
@@ -36,6 +36,11 @@ def _found_sources(spec: DatasetSpec) -> list[Path]:
 
 def where(spec: DatasetSpec) -> tuple[str, int]:
     """(location, bytes on disk) for the list and info commands."""
+    if spec.manual is not None:
+        copy = npy_folder.local_copy(spec)
+        if copy is None:
+            return f"not on this machine (fetched by hand into {spec.manual.folder}/)", 0
+        return str(copy), sum(copy.joinpath(name).stat().st_size for name in spec.manual.files)
     if not spec.sources:
         return "embedded in scikit-learn", 0
     own = cache.disk_usage(cache.dataset_dir(spec.name))
@@ -53,7 +58,7 @@ def list_datasets(args) -> int:
     for name, spec in registry.DATASETS.items():
         meta = api.dataset_meta(name)
         location, size = where(spec)
-        rows.append((name, _shape(meta), str(meta.num_classes), f"{meta.train_size}/{meta.test_size}",
+        rows.append((name, _shape(meta), str(meta.num_classes), f"{meta.train_size}/{meta.test_size or '?'}",
                      _mb(size), location))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
@@ -72,6 +77,9 @@ def _spec_or_error(name: str) -> DatasetSpec:
 def download(args) -> int:
     specs = [_spec_or_error(n) for n in args.names]  # all names checked before any download
     for spec in specs:
+        if spec.manual is not None:
+            print(f"{spec.name}: not downloaded by cnnlab; {npy_folder.how_to_fetch(spec)}")
+            continue
         if not spec.sources:
             print(f"{spec.name}: embedded in scikit-learn, nothing to download")
             continue
@@ -95,7 +103,7 @@ def info(args) -> int:
     if spec:
         print(f"  homepage: {spec.homepage}")
     print(f"  input shape (H, W, C): {meta.input_shape}   classes: {meta.num_classes}")
-    print(f"  train: {meta.train_size}   test: {meta.test_size}")
+    print(f"  train: {meta.train_size}   test: {meta.test_size or 'unknown until the files are here'}")
     if spec:
         y_shape = "(N, 1)" if spec.label_column else "(N,)"
         x_shape = "(N, H, W)" if meta.input_shape[2] == 1 else "(N, H, W, C)"
@@ -107,6 +115,9 @@ def info(args) -> int:
                 print(f"    {f.name}  {f.size or '?'} bytes")
                 for c in f.checksums:
                     print(f"      {c.algo} of {c.of}: {c.digest}  [{c.source}]")
+        if spec.manual is not None:
+            print(f"  files (fetched by hand from {spec.manual.url}): {', '.join(spec.manual.files)}")
+            print(f"  checksums: {spec.manual.checksums}")
         location, size = where(spec)
         print(f"  location: {location}  ({_mb(size)})")
     try:
@@ -114,7 +125,9 @@ def info(args) -> int:
     except DatasetError:
         if spec is None:  # an image folder that does not load: its own message, exit 2
             raise
-        print(f"  class counts: not on this machine yet; run `cnnlab datasets download {meta.name}`")
+        fix = (npy_folder.how_to_fetch(spec) if spec.manual is not None
+               else f"run `cnnlab datasets download {meta.name}`")
+        print(f"  class counts: not on this machine yet; {fix}")
         return 0
     print(f"  train classes: {_class_counts(y_train, meta.class_names)}")
     print(f"  test classes:  {_class_counts(y_test, meta.class_names)}")

@@ -39,6 +39,16 @@ class Source:
 
 
 @dataclass(frozen=True)
+class ManualFiles:
+    """Files learners fetch by hand, as a lesson tells them to (npy_folder.py loads them)."""
+
+    url: str  # base URL; a file's URL is url + name
+    files: tuple[str, ...]
+    folder: str  # where the lesson puts them, relative to the working folder
+    checksums: str  # what is known about their bytes, said by `cnnlab datasets info`
+
+
+@dataclass(frozen=True)
 class DatasetSpec:
     name: str
     title: str
@@ -50,6 +60,7 @@ class DatasetSpec:
     label_column: bool  # True: y has shape (N, 1) like keras.datasets.cifar10
     sources: tuple[Source, ...] = ()  # tried in order; empty for embedded data
     coarse_class_names: tuple[str, ...] = field(default=())  # CIFAR-100 only
+    manual: ManualFiles | None = None  # fetched by hand, never downloaded (Dollar Street 10)
 
     @property
     def num_classes(self) -> int:
@@ -315,9 +326,34 @@ DIGITS = DatasetSpec(
     label_column=False,
 )
 
-DATASETS: dict[str, DatasetSpec] = {s.name: s for s in (MNIST, FASHION_MNIST, CIFAR10, CIFAR100, DIGITS)}
+# --- Dollar Street 10: the lesson's 2024 edition, four .npy files on Zenodo ------------------
+# No checksum of these files was found published anywhere we could check, so none is given:
+# a copy is checked by its shapes, dtypes, training size and label range only.
+DOLLAR_STREET = DatasetSpec(
+    name="dollar_street",
+    title="Dollar Street 10 (64x64 colour photos of household objects, 10 classes)",
+    homepage="https://zenodo.org/records/10970014",
+    input_shape=(64, 64, 3),
+    class_names=("day bed", "dishrag", "plate", "running shoe", "soap dispenser", "street sign",
+                 "table lamp", "tile roof", "toilet seat", "washing machine"),
+    train_size=878,  # the lesson's train_images.shape
+    test_size=0,  # not stated by the lesson; read from a local copy when there is one
+    label_column=False,
+    manual=ManualFiles(
+        url="https://zenodo.org/records/10970014/files/",
+        files=("train_images.npy", "train_labels.npy", "test_images.npy", "test_labels.npy"),
+        folder="data/dataset_dollarstreet",
+        checksums=("no checksum is known for these files (none found published), so cnnlab checks "
+                   "their shapes, dtypes, training size and label range only"),
+    ),
+)
+
+DATASETS: dict[str, DatasetSpec] = {
+    s.name: s for s in (MNIST, FASHION_MNIST, CIFAR10, CIFAR100, DIGITS, DOLLAR_STREET)
+}
 ALIASES = {"fashion-mnist": "fashion_mnist", "fmnist": "fashion_mnist", "cifar-10": "cifar10",
-           "cifar-100": "cifar100"}
+           "cifar-100": "cifar100", "dollarstreet": "dollar_street",
+           "dollar_street_10": "dollar_street"}
 
 
 def lookup(name: str) -> DatasetSpec | None:
