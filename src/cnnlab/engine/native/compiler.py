@@ -36,7 +36,12 @@ from cnnlab.files import atomic_write
 from cnnlab.home import cache_root
 
 SOURCE_DIR = Path(__file__).parent
-FLAGS = ("-O3", "-march=native", "-std=c99", "-shared", "-fPIC")
+# the CPU the kernels are compiled for: this one, or e.g. CNNLAB_MARCH=haswell (AVX2, FMA) to
+# build and measure what a laptop without AVX-512 runs
+MARCH = os.environ.get("CNNLAB_MARCH", "native").strip() or "native"
+if not MARCH.replace("-", "").replace("_", "").isalnum():
+    MARCH = "native"  # a value gcc would not take as one -march word
+FLAGS = ("-O3", f"-march={MARCH}", "-std=c99", "-shared", "-fPIC")
 BUILD_TIMEOUT = 120.0  # s
 BUILD_RECIPE = 2  # part of every library's name: bump when _build's command changes
 _reasons: dict[str, str] = {}
