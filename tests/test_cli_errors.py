@@ -52,3 +52,8 @@ def test_more_threads_than_cores_are_capped_with_a_note(capsys):
     placement = choose("fp32", 999)
     assert placement.threads == usable_cores()
     assert f"999 threads asked for, {usable_cores()} usable cores here" in capsys.readouterr().err
+
+
+def test_an_endless_model_file_is_refused(capsys):
+    assert main(["summary", "/dev/zero", "--input-shape", "28,28,1"]) == 2
+    assert "more than 1,048,576 characters" in capsys.readouterr().err

@@ -14,17 +14,27 @@ from cnnlab.models.layers import ModelError, ModelSpec, parse_shape
 from cnnlab.models.presets import PRESETS
 
 
+MAX_MODEL_TEXT = 1 << 20  # characters: model code is a few hundred lines; /dev/zero never ends
+
+
 def read_model_text(ref: str) -> tuple[str, str]:
-    """(text, source name) for `-` (stdin) or a path."""
+    """(text, source name) for `-` (stdin) or a path, at most MAX_MODEL_TEXT characters."""
     if ref == "-":
-        return sys.stdin.read(), "<stdin>"
+        return _bounded(sys.stdin.read(MAX_MODEL_TEXT + 1), "<stdin>"), "<stdin>"
     try:
         with open(ref, encoding="utf-8-sig") as f:
-            return f.read(), ref
+            return _bounded(f.read(MAX_MODEL_TEXT + 1), ref), ref
     except UnicodeDecodeError:
         raise ModelError(f"{ref}: not a text file; give Keras code, a layer list, TOML or JSON") from None
     except OSError as e:
         raise ModelError(f"{ref}: cannot read it ({e.strerror})") from None
+
+
+def _bounded(text: str, source: str) -> str:
+    if len(text) > MAX_MODEL_TEXT:
+        raise ModelError(f"{source}: more than {MAX_MODEL_TEXT:,} characters, far more than model code; "
+                         "give the file that builds the model")
+    return text
 
 
 def load_model(
@@ -34,9 +44,16 @@ def load_model(
     number: int | None = None,
     call: str | None = None,
 ) -> ModelSpec:
-    """A ModelSpec ready for `analyze` / `build`.
+    """A ModelSpec ready for `analyze` / `build`, from `ref`:
 
-    `input_shape` (H, W, C) is what the data gives; `classes` the number of labels.
+    - a preset name (`cnnlab models` lists them: "cifar_model", "mnist_convnet", ...);
+    - the path of a model file: Keras code (`.py`, read and never executed), a layer list
+      (one `Conv2D(32, (3, 3), activation="relu")` a line), TOML or JSON;
+    - "-" for standard input, or a ModelSpec (checked against the data and returned).
+    Keras code held in a string is not a ref: write it to a file first.
+
+    `input_shape` (H, W, C) is what the data gives, e.g. (32, 32, 3); without it the model
+    must declare its own (`keras.Input(shape=...)`). `classes` is the number of labels.
     Code that builds several models needs `number` (1 for the first) to pick one;
     `call` calls a function the code defines (`create_nn(10, 5)`).
     """
@@ -58,7 +75,7 @@ def load_models(
 ) -> list[tuple[str, ModelSpec]]:
     """Every model `ref` gives, in order, as (label, spec): one, except for code that builds
     several (a loop, a function called several times); the label names their arguments."""
-    shape = parse_shape(input_shape, "--input-shape") if input_shape is not None else None
+    shape = _input_shape(input_shape) if input_shape is not None else None
     is_file = isinstance(ref, str) and (ref == "-" or os.path.exists(ref)) and ref not in PRESETS
     if call is not None and not is_file:
         raise ModelError("--call needs a file of Keras code that defines the function")
@@ -72,10 +89,26 @@ def load_models(
         text, source = read_model_text(ref)
         models = parse_models(text, source=source, call=call)
     else:
+        code = isinstance(ref, str) and ("(" in ref or "\n" in ref)
         raise ModelError(
-            f"unknown model {ref!r}: not a preset ({', '.join(PRESETS)}) and no such file"
+            f"unknown model {_short(ref)!r}: not a preset ({', '.join(PRESETS)}) and no such file"
+            + ("; to use Keras code held in a string, write it to a file and give its path" if code else "")
         )
     return [(label, fit_to_data(spec, shape, classes)) for label, spec in models]
+
+
+def _input_shape(value) -> tuple[int, ...]:
+    """The caller's input shape, with the error worded for Python and, on the CLI, for its flag."""
+    try:
+        return parse_shape(value, "input_shape")
+    except ModelError as e:
+        e.cli_message = str(e).replace("input_shape", "--input-shape", 1)
+        raise
+
+
+def _short(ref) -> str:
+    text = str(ref)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def pick_model(models: list[tuple[str, ModelSpec]], number: int) -> tuple[str, ModelSpec]:
