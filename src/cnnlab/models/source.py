@@ -13,7 +13,6 @@ import sys
 from cnnlab.models.layers import ModelError, ModelSpec, parse_shape
 from cnnlab.models.presets import PRESETS
 
-
 MAX_MODEL_TEXT = 1 << 20  # characters: model code is a few hundred lines; /dev/zero never ends
 
 
