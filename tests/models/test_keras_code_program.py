@@ -420,3 +420,36 @@ def test_load_model_takes_one_model_or_the_numbered_one(tmp_path):
     assert load_model(str(path), (4, 4, 1), number=2).layers[-1].args["units"] == 5
     with pytest.raises(ModelError, match="--call needs a file of Keras code"):
         load_model("cifar_model", (32, 32, 3), call="f()")
+
+
+@st.composite
+def sequential_builders(draw):
+    """Sequential models from loops, comprehensions, helpers and keyword calls, with random values."""
+    units = draw(st.lists(st.integers(1, 9), min_size=1, max_size=3))
+    dropout = draw(st.sampled_from([0.0, 0.25]))
+    style = draw(st.sampled_from(["add", "list", "comprehension"]))
+    grow = {
+        "add": "    for u in units:\n        model.add(dense(u))\n",
+        "list": "    stack = []\n    for i in range(len(units)):\n        stack.append(dense(units[i]))\n"
+                "    for layer in stack:\n        model.add(layer)\n",
+        "comprehension": "    for layer in [dense(u) for u in units if u > 0]:\n        model.add(layer)\n",
+    }[style]  # fmt: skip
+    code = (
+        "def dense(u, act='relu'):\n    return keras.layers.Dense(u * 2, activation=act)\n"
+        f"def build(units={units}, dropout={dropout}):\n"
+        "    model = keras.Sequential(name='seq_' + str(len(units)))\n"
+        "    model.add(keras.Input(shape=train_images.shape[1:]))\n"
+        "    model.add(keras.layers.Flatten())\n"
+        f"{grow}"
+        "    if dropout > 0:\n        model.add(keras.layers.Dropout(dropout))\n"
+        "    model.add(keras.layers.Dense(3))\n    return model\n"
+    )
+    calls = draw(st.lists(st.sampled_from(["build()", f"build({units[::-1]})", "build(dropout=0.5)", "build(units=[4])"]),
+                          min_size=1, max_size=2))  # fmt: skip
+    return code + "".join(f"m{i} = {c}\n" for i, c in enumerate(calls))
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sequential_builders())
+def test_generated_sequential_builders_give_keras_totals(code):
+    assert cnnlab_totals(code, (3, 3, 2)) == keras_totals(code, (3, 3, 2))
