@@ -10,6 +10,12 @@
   without any of those is a layer file, one Keras layer call per line (`reader.py`,
   `functional.py`, one layer call in `layer_calls.py`, values in `values.py`).
 
+Code that builds its model in a function it calls, a loop, a branch or a comprehension
+is followed in order instead, as Python would run it but without running it
+(`program.py` for statements and functions, `expressions.py` for values,
+`keras_calls.py` and `symbolic.py` for Keras's objects, `evaluate.py` for operators
+and the bounds); `parse_models` returns every model such code builds, in order.
+
 Text pasted from web pages and PDFs is cleaned and cut into statements first
 (`text.py`: typographic quotes, prompts, lost line breaks, broken indentation).
 Data flow follows variable names, not line order, wherever names are assigned once;
