@@ -22,7 +22,7 @@ _LAZY = {
 
 
 def __getattr__(name: str):
-    if name in ("keras", "keras_tuner"):  # the Keras-compatible API; torch loads when a model trains
+    if name in ("keras", "keras_tuner", "lesson"):  # subpackages, imported when first used
         import importlib
 
         return importlib.import_module(f"cnnlab.{name}")

@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         handler = getattr(importlib.import_module(module), function)
         return handler(args) or 0
     except CnnlabError as e:
-        print(f"cnnlab: error: {e}", file=sys.stderr)
+        print(f"cnnlab: error: {e.cli_message or e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("cnnlab: interrupted", file=sys.stderr)

@@ -2,7 +2,13 @@
 
 
 class CnnlabError(Exception):
-    """Bad input from the user; the message names the problem and the fix."""
+    """Bad input from the user; the message names the problem and the fix.
+
+    `cli_message`, when set, is the same message for the command line (naming its flags
+    where the message names Python's keyword arguments).
+    """
+
+    cli_message: str | None = None
 
 
 class RunError(CnnlabError):

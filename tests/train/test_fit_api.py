@@ -1,10 +1,15 @@
 """cnnlab.fit / evaluate / predict from Python, on scikit-learn's digits."""
 
+import re
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from helpers.training import TINY_MODEL
 
 import cnnlab
+from cnnlab.train.callbacks import Callback
 
 
 @pytest.fixture(scope="module")
@@ -63,3 +68,79 @@ def test_early_stopping_restores_the_best_weights(digits, model_file):
     kept, held = stratified_split(y.astype(np.int64), 0.2, 0)
     scores = cnnlab.evaluate(history.model, x[held], y[held])
     assert scores["loss"] == pytest.approx(val[best], rel=1e-5)
+
+
+class StepCounter(Callback):
+    """Records the steps of each epoch the loop announces."""
+
+    def __init__(self):
+        self.steps: list[int] = []
+
+    def on_epoch_begin(self, epoch, steps):
+        self.steps.append(steps)
+
+
+def test_train_subset_trains_on_the_first_n_images(digits, model_file):
+    counter = StepCounter()
+    history = cnnlab.fit(model_file, digits, epochs=1, batch_size=100, train_subset=300, precision="fp32",
+                         threads=1, verbose=0, callbacks=[counter])
+    assert counter.steps == [3]
+    assert history.params == {"verbose": 0, "epochs": 1, "steps": 3}  # Keras's History.params
+
+
+def test_validation_test_validates_on_the_test_part(digits, model_file):
+    history = cnnlab.fit(model_file, digits, epochs=1, validation="test", precision="fp32", threads=1,
+                         verbose=0)
+    (_, _), (x_test, y_test) = digits
+    assert history.history["val_loss"][0] == pytest.approx(cnnlab.evaluate(history.model, x_test, y_test)["loss"],
+                                                           rel=1e-5)
+
+
+def test_validation_data_with_early_stopping_needs_no_split(digits, model_file):
+    (x, y), test = digits
+    history = cnnlab.fit(model_file, (x, y), validation_data=test, epochs=2, early_stopping=3,
+                         precision="fp32", threads=1, verbose=0)
+    assert len(history.history["val_loss"]) == 2
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"learning_rate": 0.01}, "cnnlab.fit got an unknown argument 'learning_rate'; cnnlab calls it lr="),
+    ({"validation": "test", "validation_split": 0.1}, "validation_split=0.1 with validation='test'"),
+    ({"validation_split": 0.1, "validation_data": "held"}, "validation_split=0.1 and validation_data both"),
+    ({"validation": "test", "validation_data": "held"}, "validation='test' and validation_data both"),
+    ({"validation": "test", "data": "pair"}, "validation='test' validates on the test set: pass data as"),
+    ({"train_subset": 5000}, "train_subset=5000 is more than the 1,438 training images"),
+    ({"verbose": "yes"}, "verbose='yes': use 'auto', 0, 1 or 2"),
+])
+def test_meaningless_settings_are_refused(digits, model_file, kwargs, message):
+    kwargs = dict(kwargs)
+    data = digits[0] if kwargs.pop("data", None) == "pair" else digits
+    if kwargs.get("validation_data") == "held":
+        kwargs["validation_data"] = digits[1]
+    with pytest.raises(cnnlab.CnnlabError, match=re.escape(message)):
+        cnnlab.fit(model_file, data, epochs=1, precision="fp32", threads=1, **kwargs)
+
+
+def test_float_pixels_in_0_1_train_as_the_uint8_pixels(digits, model_file):
+    (x, y), (x_test, y_test) = digits
+    settings = dict(epochs=1, precision="fp32", threads=1, verbose=0, train_subset=500)
+    from_uint8 = cnnlab.fit(model_file, (x, y), **settings)
+    from_floats = cnnlab.fit(model_file, (x / 255.0, y), **settings)
+    assert from_floats.history["loss"] == pytest.approx(from_uint8.history["loss"], rel=1e-4)
+    scores = cnnlab.evaluate(from_floats.model, x_test / 255.0, y_test)
+    assert scores == pytest.approx(cnnlab.evaluate(from_floats.model, x_test, y_test), rel=1e-5)
+    assert cnnlab.predict(from_floats.model, x_test[:3] / 255.0).shape == (3, 10)
+
+
+def test_floats_outside_0_1_say_what_to_do(digits, model_file):
+    (x, y), _ = digits
+    with pytest.raises(cnnlab.CnnlabError, match=re.escape(
+            "training images are floats from 0 to 255; cnnlab takes uint8 pixels 0..255 or floats in "
+            "[0, 1] (x / 255.0)")):
+        cnnlab.fit(model_file, (x.astype("float32"), y), epochs=1, verbose=0)
+
+
+def test_lesson_is_reachable_after_import_cnnlab():
+    code = "import cnnlab; print(cnnlab.lesson.run_lesson.__name__)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "run_lesson", done.stderr

@@ -104,10 +104,10 @@ def analyze(spec: ModelSpec, input_shape: Shape | None = None) -> ModelReport:
     shape = tuple(input_shape or spec.input_shape or ())
     if not shape:
         hint = f" (the code says {spec.input_hint})" if spec.input_hint else ""
-        raise ModelError(
-            f"model {spec.name!r} has no known input shape{hint}; "
-            "give --input-shape 32,32,3 or --dataset cifar10"
-        )
+        error = ModelError(f"model {spec.name!r} has no known input shape{hint}; give the data's shape, "
+                           "e.g. cnnlab.load_model(..., input_shape=(32, 32, 3))")
+        error.cli_message = f"model {spec.name!r} has no known input shape{hint}; give --input-shape 32,32,3 or --dataset cifar10"
+        raise error
     first = shape
     reports = []
     for layer in spec.layers:
