@@ -453,3 +453,24 @@ def sequential_builders(draw):
 @given(sequential_builders())
 def test_generated_sequential_builders_give_keras_totals(code):
     assert cnnlab_totals(code, (3, 3, 2)) == keras_totals(code, (3, 3, 2))
+
+
+_PIECES = ["(", ")", "[", "]", ",", ":", "\n", "    ", "for ", " in ", "range(", "def ", "return ", "if ",
+           "else:", "x", "-1", "*", "**", "'", "{", "}", "9" * 30, "global x\n", "break\n", "lambda: ",
+           "while True:\n    pass\n", "yield ", "keras.layers.Dense("]  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from([*LESSON_BLOCKS.values(), *MORE_PATTERNS.values()]), st.data())
+def test_damaged_model_code_gives_a_model_or_one_model_error(block, data):
+    code = block[0]
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, len(code)))
+        if data.draw(st.booleans()):
+            code = code[:at] + data.draw(st.sampled_from(_PIECES)) + code[at:]
+        else:
+            code = code[:at] + code[at + data.draw(st.integers(1, 10)) :]
+    try:
+        parse_models(code)
+    except ModelError:
+        pass

@@ -158,7 +158,7 @@ class Expressions:
             return check_size(tuple(items) if isinstance(node, ast.Tuple) else items)
         if isinstance(node, ast.Dict):
             keys = [self.eval(k) if k is not None else None for k in node.keys]
-            if not all(k is not None and is_known(k) and not isinstance(k, (list, dict)) for k in keys):
+            if not all(k is not None and is_known(k) and hashable(k) for k in keys):
                 return self.unknown(node)
             return check_size(dict(zip(keys, (self.eval(v) for v in node.values))))
         if isinstance(node, ast.BinOp):
@@ -224,7 +224,7 @@ class Expressions:
         index = self.eval(node.slice)
         if isinstance(base, (tuple, list, str)) and type(index) is int and -len(base) <= index < len(base):
             return base[index]
-        if isinstance(base, dict) and is_known(index) and not isinstance(index, (list, dict)) and index in base:
+        if isinstance(base, dict) and is_known(index) and hashable(index) and index in base:
             return base[index]
         raise NotConstant
 
@@ -389,3 +389,11 @@ class Expressions:
             if isinstance(obj, (list, dict)):
                 self.tainted[id(obj)] = obj
             return self.unknown(node)
+
+
+def hashable(v: Any) -> bool:
+    try:
+        hash(v)
+    except TypeError:
+        return False
+    return True
