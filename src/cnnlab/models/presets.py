@@ -98,6 +98,30 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+# --- the Dollar Street 10 edition of the lesson (64x64x3 photos, 10 classes) ------------------
+DOLLAR_STREET_INPUT = (64, 64, 3)
+_CONV50 = ("Conv2D", {"filters": 50, "kernel_size": (3, 3), "activation": "relu"})
+_DENSE50 = ("Dense", {"units": 50, "activation": "relu"})
+_DROP80 = ("Dropout", {"rate": 0.8})
+
+PRESETS.update({
+    p.name: p
+    for p in [
+        Preset("dollar_street_model_small", "Dollar Street 10: two Conv2D(50) and one Dense: the most parameters",
+               (_CONV50, _CONV50, _FLAT, _OUT), DOLLAR_STREET_INPUT),
+        Preset("dollar_street_model", "Dollar Street 10's create_nn: two Conv2D(50) + MaxPooling2D blocks",
+               (_CONV50, _POOL, _CONV50, _POOL, _FLAT, _DENSE50, _OUT), DOLLAR_STREET_INPUT),
+        Preset("dollar_street_dense", "Dollar Street 10's dense-only comparison model",
+               (_FLAT, _DENSE50, _DENSE50, _OUT), DOLLAR_STREET_INPUT),
+        Preset("dollar_street_model_extra", "create_nn_extra_layer: a third Conv2D(50) + MaxPooling2D block",
+               (_CONV50, _POOL, _CONV50, _POOL, _CONV50, _POOL, _FLAT, _DENSE50, _OUT), DOLLAR_STREET_INPUT),
+        Preset("dollar_street_model_dropout", "the extra-layer model with Dropout(0.8) after each pooling",
+               (_CONV50, _POOL, _DROP80, _CONV50, _POOL, _DROP80, _CONV50, _POOL, _DROP80, _FLAT, _DENSE50, _OUT),
+               DOLLAR_STREET_INPUT),
+    ]
+})
+
+
 def get_preset(name: str) -> Preset:
     try:
         return PRESETS[name]
