@@ -404,3 +404,11 @@ class RandomSearch(Tuner):
 
 
 __all__ = ["GridSearch", "HyperParameters", "Objective", "RandomSearch", "Tuner"]
+
+
+def __getattr__(name: str):
+    from cnnlab.keras.layers import Unsupported
+
+    if name.startswith("_"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    raise Unsupported(f"keras_tuner.{name} is not supported by cnnlab.keras_tuner; it offers {', '.join(__all__)}")

@@ -248,7 +248,15 @@ REFUSED = {
     "called on data": (lambda: ck.layers.Dense(2)(__import__("numpy").zeros((1, 3))),
                        "was called on ndarray"),
     "unknown size": (lambda: ck.Input(shape=(None, None, 3)), "needs every size known"),
+    "unknown module": (lambda: ck.regularizers, "keras.regularizers is not supported"),
+    "other tuner": (lambda: __import__("cnnlab.keras_tuner").keras_tuner.Hyperband,
+                    "keras_tuner.Hyperband is not supported"),
 }
+
+
+def test_missing_names_stay_attribute_errors_for_hasattr():
+    assert not hasattr(ck, "regularizers") and not hasattr(ck.layers, "LSTM")
+    assert not hasattr(ck, "_repr_html_")
 
 
 def _branching():

@@ -23,6 +23,17 @@ from cnnlab.keras.models import Model, Sequential
 
 __version__ = "3.0.0-cnnlab"
 
+
+def __getattr__(name: str):
+    from cnnlab.keras.layers import Unsupported
+
+    if name.startswith("_"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    raise Unsupported(
+        f"keras.{name} is not supported by cnnlab.keras; it offers Input, Model, Sequential, "
+        f"{', '.join(m for m in __all__ if m[0].islower())} (docs/keras.md lists what each holds)"
+    )
+
 __all__ = [
     "Input", "KerasTensor", "Model", "Sequential", "activations", "backend", "callbacks",
     "datasets", "layers", "losses", "models", "optimizers", "utils",

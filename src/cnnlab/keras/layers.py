@@ -21,6 +21,10 @@ SUPPORTED = (
     "Dense, Dropout, BatchNormalization, Activation, ReLU"
 )
 
+class Unsupported(ModelError, AttributeError):
+    """A Keras name cnnlab.keras does not offer (an AttributeError, so hasattr still works)."""
+
+
 # Keras arguments cnnlab has no use for, accepted only at their Keras default.
 _AT_DEFAULT_ONLY: dict[str, Any] = {
     "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
@@ -240,6 +244,6 @@ GlobalMaxPool2D = GlobalMaxPooling2D
 def __getattr__(name: str):
     if not name[:1].isupper():
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    raise ModelError(
+    raise Unsupported(
         f"keras.layers.{name} is not supported by cnnlab.keras; it supports {SUPPORTED}"
     )
