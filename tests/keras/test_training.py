@@ -271,3 +271,25 @@ def test_fit_before_compile_fails_as_in_keras():
     inputs = ck.Input(shape=(4,))
     with pytest.raises(ValueError, match="You must call `compile\\(\\)`"):
         ck.Model(inputs, ck.layers.Dense(2)(inputs)).fit(np.zeros((2, 4)), np.zeros(2, int))
+
+
+def test_initial_epoch_counts_on_from_it_as_in_keras(capsys):
+    x, y, _, _ = digits()
+    epochs = {}
+    for k in (keras, ck):
+        model = small_cnn(k)
+        epochs[k] = model.fit(x[:64] / 255.0, y[:64], epochs=4, initial_epoch=2, verbose=2).epoch
+        out = capsys.readouterr().out
+        assert out.startswith("Epoch 3/4\n") and "Epoch 4/4\n" in out
+    assert epochs[ck] == epochs[keras] == [2, 3]
+
+
+def test_shuffle_false_trains_on_the_examples_in_order():
+    x, y, _, _ = digits()
+    runs = []
+    for seed, shuffle in ((1, False), (2, False), (2, True)):
+        ck.utils.set_random_seed(0)
+        model = small_cnn(ck)
+        np.random.seed(seed)  # the data order's seed, which shuffle=False must not use
+        runs.append(model.fit(x / 255.0, y, epochs=1, verbose=0, shuffle=shuffle).history["loss"])
+    assert runs[0] == runs[1] and runs[2] != runs[1]
