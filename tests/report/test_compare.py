@@ -6,7 +6,7 @@ from helpers.runs import TINY_MODEL, history_rows, write_run
 
 from cnnlab.errors import CnnlabError
 from cnnlab.report import compare
-from cnnlab.report.sentences import overfitting_sentence
+from cnnlab.report.sentences import duration, gap_words, overfitting_sentence
 from cnnlab.rundir import History, load_run
 
 WIDE_MODEL = {**TINY_MODEL, "name": "wide_cnn", "layers": [
@@ -136,3 +136,41 @@ def test_overfitting_sentence_reasons():
 
 def test_run_sentences_use_the_loaded_run(two_runs):
     assert load_run(two_runs[0]).history.epoch[-1] == 12
+
+
+def test_negative_gaps_and_sub_second_times_read_right(tmp_path):
+    # `calm` validates 3.7 points above its training accuracy; `busy` 5.3 points below
+    calm = write_run(tmp_path / "calm", rows=history_rows(12, val_shift=-0.08), config_extra={"wall_time_seconds": 0.08})
+    busy = write_run(tmp_path / "busy", rows=history_rows(12, val_shift=0.01), config_extra={"wall_time_seconds": 2.0})
+    set_test_accuracy(calm, 0.91)
+    set_test_accuracy(busy, 0.875)
+    sentences = compare.comparison_sentences(compare.load_rows([calm, busy]))
+    assert sentences[1] == ("`calm` generalises better: at its last epoch val_accuracy exceeds training accuracy "
+                            "by 3.7 points; for `busy` training accuracy exceeds val_accuracy by 5.3 points.")
+    assert sentences[2] == ("The most accurate run, `calm`, has the same number of parameters as `busy` (1,490) "
+                            "and trained in only 4% of the time (0.1 s vs 2.0 s).")
+    assert not any("by -" in s for s in sentences)
+
+
+def test_runs_that_both_validate_above_training_generalise_equally(tmp_path):
+    a = write_run(tmp_path / "a", rows=history_rows(12, val_shift=-0.08))
+    b = write_run(tmp_path / "b", rows=history_rows(12, val_shift=-0.075))
+    sentences = compare.comparison_sentences(compare.load_rows([a, b]))
+    assert ("The runs generalise about equally well: at their last epochs val_accuracy exceeds training "
+            "accuracy by 3.7 and 3.2 points.") in sentences
+
+
+@pytest.mark.parametrize("gap, words", [
+    (0.053, "training accuracy exceeds val_accuracy by 5.3 points"),
+    (-0.03, "val_accuracy exceeds training accuracy by 3.0 points"),
+    (-0.01, "val_accuracy exceeds training accuracy by 1.0 point"),
+    (0.0002, "training accuracy equals val_accuracy"),
+])
+def test_gap_words(gap, words):
+    assert gap_words(gap) == words
+
+
+@pytest.mark.parametrize("value, text", [(0.04, "0.0 s"), (0.44, "0.4 s"), (2.0, "2.0 s"), (16.2, "16 s"),
+                                         (1234.4, "1,234 s")])
+def test_duration(value, text):
+    assert duration(value) == text

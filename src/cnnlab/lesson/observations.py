@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cnnlab.lesson.answers import ModelComparison
 from cnnlab.report.analysis import generalisation_gap
-from cnnlab.report.sentences import overfitting_sentence, pct, points
+from cnnlab.report.sentences import gap_words, overfitting_sentence, pct, points
 
 
 def observations(q3: ModelComparison, datasets) -> list[str]:
@@ -83,9 +83,8 @@ def _dropout(name: str, by_model) -> str | None:
     gd, gc = generalisation_gap(d.run.history), generalisation_gap(c.run.history)
     if gd is None or gc is None:
         return None
-    sentence = (f"On {name}, at the last epoch training accuracy minus validation accuracy is "
-                f"{gd * 100:+.1f} points with Dropout(0.2) and {gc * 100:+.1f} without")
-    if gc > 0.01 and gd < gc - 0.01:
+    sentence = f"On {name}, at the last epoch with Dropout(0.2) {gap_words(gd)}; without it {gap_words(gc)}"
+    if gc > 0.01 and abs(gd) < gc - 0.01:
         sentence += ": dropout narrows the gap"
     elif gc > 0.01 and gd > gc + 0.01:
         sentence += ": dropout does not narrow it here"

@@ -14,7 +14,14 @@ from pathlib import Path
 from cnnlab.errors import CnnlabError
 from cnnlab.report import html, plots
 from cnnlab.report.analysis import best_epoch, generalisation_gap
-from cnnlab.report.sentences import best_epoch_sentence, overfitting_sentence, pct, points
+from cnnlab.report.sentences import (
+    best_epoch_sentence,
+    duration,
+    gap_words,
+    overfitting_sentence,
+    pct,
+    points,
+)
 from cnnlab.rundir import Run, load_run
 
 SAME = 0.001  # accuracies closer than 0.1 points count as equal
@@ -144,16 +151,23 @@ def _generalisation_sentence(rows: Sequence[RunRow]) -> str | None:
     gaps.sort(key=lambda item: item[0])
     (small, better), (large, worse) = gaps[0], gaps[-1]
     if large - small < CLEARLY:
-        listed = " and ".join(f"{g * 100:.1f}" for g, _ in gaps)
-        return ("The runs generalise about equally well: at their last epochs training accuracy "
-                f"exceeds val_accuracy by {listed} points.")
-    if len(gaps) == 2:
-        return (f"`{better.label}` generalises better: at its last epoch training accuracy exceeds "
-                f"val_accuracy by {small * 100:.1f} points, against {large * 100:.1f} points for "
-                f"`{worse.label}`.")
-    return (f"`{better.label}` generalises best: at its last epoch training accuracy exceeds "
-            f"val_accuracy by {small * 100:.1f} points; the largest gap is {large * 100:.1f} "
-            f"points, for `{worse.label}`.")
+        listed = " and ".join(f"{abs(g) * 100:.1f}" for g, _ in gaps)
+        if small >= 0:
+            return ("The runs generalise about equally well: at their last epochs training accuracy "
+                    f"exceeds val_accuracy by {listed} points.")
+        if large <= 0:
+            return ("The runs generalise about equally well: at their last epochs val_accuracy exceeds "
+                    f"training accuracy by {listed} points.")
+        listed = " and ".join(f"{g * 100:+.1f}" for g, _ in gaps)
+        return ("The runs generalise about equally well: at their last epochs training accuracy minus "
+                f"val_accuracy is {listed} points.")
+    best = "better" if len(gaps) == 2 else "best"
+    lead = f"`{better.label}` generalises {best}: at its last epoch {gap_words(small)}"
+    if small >= 0:  # both gaps are training accuracy above val_accuracy
+        if len(gaps) == 2:
+            return f"{lead}, against {points(large)} for `{worse.label}`."
+        return f"{lead}; the largest gap is {points(large)}, for `{worse.label}`."
+    return f"{lead}; for `{worse.label}` {gap_words(large)}."
 
 
 def _cost_sentence(rows: Sequence[RunRow]) -> str | None:
@@ -171,7 +185,7 @@ def _cost_sentence(rows: Sequence[RunRow]) -> str | None:
                      f"`{b.label}` ({a.params:,} vs {b.params:,})")
     if a.seconds and b.seconds:
         parts.append(f"trained {_times(a.seconds / b.seconds, 'as long', 'the time', within='in ')} "
-                     f"({a.seconds:,.0f} s vs {b.seconds:,.0f} s)")
+                     f"({duration(a.seconds)} vs {duration(b.seconds)})")
     if not parts:
         return None
     values = measure[1]

@@ -16,6 +16,22 @@ def points(value: float) -> str:
     return f"{p:.1f} point{'' if round(p, 1) == 1 else 's'}"
 
 
+def gap_words(gap: float) -> str:
+    """Training accuracy against val_accuracy (gap = their difference) in words true for either sign:
+    0.053 -> 'training accuracy exceeds val_accuracy by 5.3 points', -0.03 -> 'val_accuracy exceeds
+    training accuracy by 3.0 points'."""
+    if abs(gap) < 0.0005:
+        return "training accuracy equals val_accuracy"
+    if gap > 0:
+        return f"training accuracy exceeds val_accuracy by {points(gap)}"
+    return f"val_accuracy exceeds training accuracy by {points(gap)}"
+
+
+def duration(value: float) -> str:
+    """A duration for a sentence: '0.4 s' and '2.5 s' below ten seconds, '16 s' and '1,234 s' above."""
+    return f"{value:.1f} s" if value < 9.95 else f"{value:,.0f} s"
+
+
 def best_epoch_sentence(label: str, history: History) -> str | None:
     best = best_epoch(history)
     if best is None or not history.val_accuracy:
