@@ -7,6 +7,7 @@ models, in the same order, with the same parameter totals.
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 import numpy as np
@@ -474,3 +475,59 @@ def test_damaged_model_code_gives_a_model_or_one_model_error(block, data):
         parse_models(code)
     except ModelError:
         pass
+
+
+BUILD_MODEL = CREATE_NN_WITH_HP + """\
+def build_model(hp):
+    n_layers = hp.Int("n_layers", min_value=1, max_value=2, step=1)
+    dropout_rate = hp.Float("dropout_rate", min_value=0.2, max_value=0.8, step=0.3)
+    return create_nn_with_hp(dropout_rate, n_layers)
+
+tuner = keras_tuner.GridSearch(build_model, objective='val_loss')
+tuner.search(train_images, train_labels, epochs=20)
+"""
+
+
+class _FixedHP:
+    """The oracle's `hp`: the values of one grid combination."""
+
+    def __init__(self, values):
+        self.values = values
+
+    def Int(self, name, *args, **kwargs):
+        return self.values[name]
+
+    Float = Int
+
+
+def test_keras_tuner_build_model_gives_each_grid_model():
+    models = parse_models(BUILD_MODEL)
+    grid = [(n, rate) for n in (1, 2) for rate in (0.2, 0.5, 0.8)]  # defaults first, the last declared fastest
+    assert [label for label, _ in models] == [
+        f"build_model(hp) with n_layers={n}, dropout_rate={rate!r}" for n, rate in grid
+    ]
+    code = CREATE_NN_WITH_HP + BUILD_MODEL.split("tuner = ")[0].split(CREATE_NN_WITH_HP)[1]
+    expected = []
+    for n, rate in grid:
+        keras.backend.clear_session()
+        recording = _Recording()
+        scope = {"keras": recording, "train_images": np.zeros((2, 32, 32, 3), "float32"), "compile_model": lambda m: None}
+        exec(compile(code, "<lesson>", "exec"), scope)
+        scope["build_model"](_FixedHP({"n_layers": n, "dropout_rate": rate}))
+        expected.append(recording.models[-1].count_params())
+    assert [analyze(fit_to_data(spec, (32, 32, 3), None)).total for _, spec in models] == expected
+    assert {spec.name for _, spec in models} == {"cifar_model"}
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        ("    rate = hp.Float('rate', 0.1, 0.5)\n", "hp.Float('rate'): a Float without step= has no values a grid can list"),
+        ("    a = hp.Int('a', 1, 20)\n    b = hp.Int('b', 1, 20)\n", "the grid has more than 100 combinations"),
+        ("    a = hp.Int('a', 1, n_from_data)\n", "hp.Int: write its name and values in the code"),
+    ],
+)
+def test_keras_tuner_grids_cnnlab_cannot_list_are_refused(build, message):
+    code = "def build_model(hp):\n" + build + "    return keras.Sequential([keras.layers.Dense(2)])\n"
+    with pytest.raises(ModelError, match=re.escape(message)):
+        parse_models(code)

@@ -26,14 +26,16 @@ from __future__ import annotations
 
 import ast
 import warnings
+from typing import Any
 
 from cnnlab.models.keras_code.evaluate import Unknown
-from cnnlab.models.keras_code.expressions import NO_DEFAULT
+from cnnlab.models.keras_code.expressions import NO_DEFAULT, UserFunction
 from cnnlab.models.keras_code.files import looks_like_toml, parse_json, parse_toml
 from cnnlab.models.keras_code.program import Built, Program, needs_program, signature
 from cnnlab.models.keras_code.reader import CodeReader, rejoin_wrapped
-from cnnlab.models.keras_code.symbolic import name_in_session
+from cnnlab.models.keras_code.symbolic import FunctionalModel, name_in_session
 from cnnlab.models.keras_code.text import clean_chars, clean_lines, statements
+from cnnlab.models.keras_code.tuner import Declared, TunerHP, grid_trials, uses_hp
 from cnnlab.models.layers import ModelError, ModelSpec
 
 __all__ = ["only_model", "parse_model", "parse_models"]
@@ -116,16 +118,17 @@ def _follow(tree: ast.Module, name: str | None, call: str | None) -> list[tuple[
         built = program.call_text(call)
     elif not built:
         built = _uncalled(program)
-    counters: dict[str, int] = {}
+    counters: dict[tuple[int, str], int] = {}
     out = []
     for b in built:
-        base = "functional" if b.model.__class__.__name__ == "FunctionalModel" else "sequential"
-        n = counters.get(base, 0)
+        base = "functional" if isinstance(b.model, FunctionalModel) else "sequential"
+        n = counters.get((b.session, base), 0)
         if b.model.name is None:
-            counters[base] = n + 1
+            counters[b.session, base] = n + 1
         default = name or (base if n == 0 else f"{base}_{n}")
         out.append((b.label, b.model.spec(default)))
-    name_in_session([(spec, b.model.auto_named) for (_, spec), b in zip(out, built)])
+    for session in sorted({b.session for b in built}):
+        name_in_session([(spec, b.model.auto_named) for (_, spec), b in zip(out, built) if b.session == session])
     return out
 
 
@@ -142,6 +145,9 @@ def _uncalled(program: Program) -> list[Built]:
     required_kw = [p.arg for p, d in zip(a.kwonlyargs, fn.kw_defaults) if d is NO_DEFAULT]
     never = f"{signature(fn)} is defined but never called, so the code builds no model"
     fix = f'call it in the code, or give --call "{fn.node.name}(...)" with its arguments'
+    tuned = [f for f in uncalled if uses_hp(f.node)]
+    if len(tuned) == 1:
+        return _grid(program, tuned[0])
     if len(uncalled) > 1:
         names = ", ".join(signature(f) for f in uncalled)
         raise ModelError(f"line {fn.node.lineno}: the code defines {names} and calls none of them; {fix}")
@@ -159,3 +165,23 @@ def _uncalled(program: Program) -> list[Built]:
     for b in program.built:
         b.label = f"{signature(fn)}, never called in the code: read with {how}"
     return program.built
+
+
+def _grid(program: Program, fn: UserFunction) -> list[Built]:
+    """Keras Tuner's `build_model(hp)`: the model of each grid combination, each trial in a
+    fresh Keras session as Keras Tuner builds them."""
+    space: list[Declared] = []
+    start = len(program.built)
+    trials = [0]
+
+    def run_trial(values: dict[str, Any]) -> None:
+        made = len(program.built)
+        hp = TunerHP(space, values)
+        program.call_user(fn, [hp], {})
+        shown = ", ".join(f"{k}={v!r}" for k, v in hp.used.items()) or "no hyperparameters"
+        for b in program.built[made:]:
+            b.label, b.session = f"{fn.node.name}(hp) with {shown}", trials[0]
+        trials[0] += 1
+
+    grid_trials(space, run_trial)
+    return program.built[start:]

@@ -43,6 +43,7 @@ from cnnlab.models.keras_code.symbolic import (
     SequentialModel,
     Tensor,
 )
+from cnnlab.models.keras_code.tuner import TunerHP
 from cnnlab.models.keras_code.values import NotConstant, call_kind, node_text
 from cnnlab.models.layers import ModelError
 
@@ -198,7 +199,7 @@ class Expressions:
             return self.subscript(node)
         if isinstance(node, ast.Attribute):
             base = self.eval(node.value)
-            if isinstance(base, (list, dict, str, SequentialModel, FunctionalModel)):
+            if isinstance(base, (list, dict, str, SequentialModel, FunctionalModel, TunerHP)):
                 return Method(base, node.attr)
             return self.unknown(node)
         if isinstance(node, ast.Call):
@@ -381,6 +382,8 @@ class Expressions:
             if name == "pop":
                 raise ModelError(f"line {self.line}: cnnlab does not follow model.pop(); leave the layer out instead")
             return self.unknown(node)
+        if isinstance(obj, TunerHP):
+            return obj.call(name, args, kwargs, self.line)
         if isinstance(obj, FunctionalModel) or not complete:
             return self.unknown(node)
         try:

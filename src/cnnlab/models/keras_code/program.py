@@ -59,6 +59,7 @@ class Built:
 
     model: SequentialModel | FunctionalModel
     label: str
+    session: int = 0  # models of one Keras session share its name counters
 
 
 def builders(tree: ast.AST) -> set[str]:
