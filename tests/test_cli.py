@@ -168,3 +168,19 @@ def test_dense_on_an_image_follows_keras_and_says_so(capsys, tmp_path):
     assert code == 0
     assert "│ dense (Dense)                   │ (None, 4, 4, 4)        │            36 │" in out
     assert "Note: dense (Dense): gets a 4-D input (None, 4, 4, 8); like Keras it acts on the last axis" in out
+
+
+def test_summary_explain_fits_an_80_column_terminal(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = run(capsys, "summary", "cifar_model", "--explain")
+    assert code == 0
+    assert max(map(len, out.splitlines())) <= 80
+    assert out.endswith(" Param # formulas:\n"
+                        "   conv2d (Conv2D)    (3*3*3 + 1) * 32 = 896\n"
+                        "   conv2d_1 (Conv2D)  (3*3*32 + 1) * 32 = 9,248\n"
+                        "   conv2d_2 (Conv2D)  (3*3*32 + 1) * 32 = 9,248\n"
+                        "   dense (Dense)      (512 + 1) * 32 = 16,416\n"
+                        "   dense_1 (Dense)    (32 + 1) * 10 = 330\n")
+    monkeypatch.setenv("COLUMNS", "140")  # wide enough: the formulas are a column of the table
+    code, out, _ = run(capsys, "summary", "cifar_model", "--explain")
+    assert "│ (512 + 1) * 32 = 16,416 " in out and "Param # formulas" not in out

@@ -114,8 +114,25 @@ def summary(args) -> int:
         report = analyze(spec)
         if len(models) > 1:
             print(f"{'' if i == 1 else chr(10)}Model {i} of {len(models)}: {label or spec.name}")
-        print(format_summary(report, explain=args.explain, macs=args.macs, line_length=args.line_length), end="")
+        print(_explained(report, args) if args.explain else
+              format_summary(report, macs=args.macs, line_length=args.line_length), end="")
     return 0
+
+
+def _explained(report, args) -> str:
+    """The summary with its formulas: as a column where the terminal is wide enough (or
+    --line-length is given), else Keras's table with the formulas listed under it."""
+    import shutil
+
+    from cnnlab.models.summary import format_summary, summary_rows
+
+    text = format_summary(report, explain=True, macs=args.macs, line_length=args.line_length)
+    if args.line_length is not None or max(map(len, text.splitlines())) <= shutil.get_terminal_size().columns:
+        return text
+    rows = [row for row in summary_rows(report) if row["formula"]]
+    width = max(len(row["name"]) for row in rows) if rows else 0
+    listed = "".join(f"   {row['name']:<{width}}  {row['formula']}\n" for row in rows)
+    return format_summary(report, macs=args.macs) + " Param # formulas:\n" + listed
 
 
 def list_models(args) -> int:
