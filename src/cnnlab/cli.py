@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     le = sub.add_parser("lesson", help="the CNN lesson's exercise page, answered and trained")
     le.add_argument("--dataset", nargs="+", metavar="NAME",
                     help="datasets for questions 3-4 (default: fashion_mnist), e.g. cifar10 mnist")
+    le.add_argument("--edition", choices=("cifar", "dollar-street"), default="cifar",
+                    help="the lesson's edition: cifar (default) or dollar-street (Dollar Street 10, "
+                         "--dataset data/dataset_dollarstreet)")
     le.add_argument("--epochs", type=int, default=None, help="epochs per model (default 20; 3 with --quick)")
     le.add_argument("--quick", action="store_true", help="a few epochs on a 3,000-image subset (~1 minute)")
     le.add_argument("--out", default="runs/lesson", help="folder for the runs and index.html")

@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from cnnlab.lesson.answers import ModelComparison
 from cnnlab.report.analysis import generalisation_gap
 from cnnlab.report.sentences import gap_words, overfitting_sentence, pct, points
 
 
-def observations(q3: ModelComparison, datasets) -> list[str]:
-    found = [_parameters(q3)]
+@dataclass(frozen=True)
+class Roles:
+    """Which trained model plays which part in the comparisons (each edition names its own)."""
+
+    base: str = "cifar_model_small"  # the lesson's model
+    extra: str = "cifar_model"  # with the extra Conv2D
+    dense: str = "dense_only"
+    dense_against: str = "cifar_model"  # the CNN the dense-only model is compared with
+    dropout: str = "cifar_model_dropout"
+    dropout_against: str = "cifar_model"  # the same model without dropout
+    dropout_label: str = "Dropout(0.2)"
+    extra_label: str = "the extra Conv2D"
+
+
+CIFAR_ROLES = Roles()
+
+
+def observations(q3: ModelComparison, datasets, roles: Roles = CIFAR_ROLES) -> list[str]:
+    found = [_parameters(q3, roles)]
     for d in datasets:
         if d.error:
             found.append(f"{d.name} could not be used: {d.error}")
@@ -17,8 +36,9 @@ def observations(q3: ModelComparison, datasets) -> list[str]:
             continue
         by_model = {r.model: r for r in d.rows}
         found.append(_accuracies(d.name, d.rows))
-        found += [s for s in (_extra_conv(d.name, by_model, d.comparison), _dense_only(d.name, by_model),
-                              _dropout(d.name, by_model), _confusions(d.name, d.rows)) if s]
+        found += [s for s in (_extra_conv(d.name, by_model, d.comparison, roles),
+                              _dense_only(d.name, by_model, roles), _dropout(d.name, by_model, roles),
+                              _confusions(d.name, d.rows)) if s]
         for r in d.rows:
             sentence = overfitting_sentence(f"On {d.name}, `{r.model}`", r.run.history)
             if sentence:
@@ -27,15 +47,15 @@ def observations(q3: ModelComparison, datasets) -> list[str]:
     return found
 
 
-def _parameters(q3: ModelComparison) -> str:
+def _parameters(q3: ModelComparison, roles: Roles = CIFAR_ROLES) -> str:
     small, extra = q3.without, q3.with_extra
     flat_small = next(r for r in small.layers if r.layer.kind == "Flatten")
     flat_extra = next(r for r in extra.layers if r.layer.kind == "Flatten")
     fewer = extra.total < small.total
     return (
         f"`{extra.spec.name}` has {'fewer' if fewer else 'more'} parameters than `{small.spec.name}` "
-        f"({extra.total:,} vs {small.total:,} on {_dims(small.input_shape)} images): its extra Conv2D "
-        f"turns the {_dims(flat_small.input_shape)} feature maps into {_dims(flat_extra.input_shape)}, "
+        f"({extra.total:,} vs {small.total:,} on {_dims(small.input_shape)} images): "
+        f"{roles.extra_label.replace('the ', 'its ', 1)} turns the {_dims(flat_small.input_shape)} feature maps into {_dims(flat_extra.input_shape)}, "
         f"so Flatten hands {flat_extra.output_shape[0]:,} instead of {flat_small.output_shape[0]:,} "
         f"values to the Dense layer."
     )
@@ -47,8 +67,8 @@ def _accuracies(name: str, rows) -> str:
     return f"Test accuracy on {name}, best first: {listed}."
 
 
-def _extra_conv(name: str, by_model, comparison: ModelComparison | None) -> str | None:
-    a, b = by_model.get("cifar_model"), by_model.get("cifar_model_small")
+def _extra_conv(name: str, by_model, comparison: ModelComparison | None, roles: Roles = CIFAR_ROLES) -> str | None:
+    a, b = by_model.get(roles.extra), by_model.get(roles.base)
     if not (a and b and a.test_accuracy is not None and b.test_accuracy is not None):
         return None
     diff = a.test_accuracy - b.test_accuracy
@@ -58,12 +78,12 @@ def _extra_conv(name: str, by_model, comparison: ModelComparison | None) -> str 
         w, s = comparison.with_extra.total, comparison.without.total
         size = f" with {abs(1 - w / s):.0%} {'fewer' if w < s else 'more'} parameters ({w:,} vs {s:,})"
     gap = "" if how == "the same" else f" ({points(diff)})"
-    return (f"On {name}, the extra Conv2D gives {how} test accuracy{gap}{size}: "
+    return (f"On {name}, {roles.extra_label} gives {how} test accuracy{gap}{size}: "
             f"{pct(a.test_accuracy)} against {pct(b.test_accuracy)}.")
 
 
-def _dense_only(name: str, by_model) -> str | None:
-    d, c = by_model.get("dense_only"), by_model.get("cifar_model")
+def _dense_only(name: str, by_model, roles: Roles = CIFAR_ROLES) -> str | None:
+    d, c = by_model.get(roles.dense), by_model.get(roles.dense_against)
     if not (d and c and d.test_accuracy is not None and c.test_accuracy is not None and d.params and c.params):
         return None
     diff = c.test_accuracy - d.test_accuracy
@@ -72,18 +92,18 @@ def _dense_only(name: str, by_model) -> str | None:
     else:
         verdict = f"{points(diff)} {'less' if diff > 0 else 'more'} accurate than"
     return (f"On {name}, the dense-only model uses {d.params / c.params:.1f} times the parameters of "
-            f"`cifar_model` ({d.params:,} vs {c.params:,}) and is {verdict} it "
+            f"`{roles.dense_against}` ({d.params:,} vs {c.params:,}) and is {verdict} it "
             f"({pct(d.test_accuracy)} vs {pct(c.test_accuracy)}).")
 
 
-def _dropout(name: str, by_model) -> str | None:
-    d, c = by_model.get("cifar_model_dropout"), by_model.get("cifar_model")
+def _dropout(name: str, by_model, roles: Roles = CIFAR_ROLES) -> str | None:
+    d, c = by_model.get(roles.dropout), by_model.get(roles.dropout_against)
     if not (d and c):
         return None
     gd, gc = generalisation_gap(d.run.history), generalisation_gap(c.run.history)
     if gd is None or gc is None:
         return None
-    sentence = f"On {name}, at the last epoch with Dropout(0.2) {gap_words(gd)}; without it {gap_words(gc)}"
+    sentence = f"On {name}, at the last epoch with {roles.dropout_label} {gap_words(gd)}; without it {gap_words(gc)}"
     if gc > 0.01 and abs(gd) < gc - 0.01:
         sentence += ": dropout narrows the gap"
     elif gc > 0.01 and gd > gc + 0.01:

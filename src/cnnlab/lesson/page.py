@@ -16,7 +16,7 @@ def lesson_page(result) -> html.Page:
     from cnnlab.models.summary import format_summary
 
     q1, q2, q3 = result.q1, result.q2, result.q3
-    sections = [
+    sections = [_question(heading, answer, reports) for heading, answer, reports in result.questions] or [
         _question("Question 1", q1),
         _question("Question 2", q2),
         html.Section("Question 3", [
@@ -33,24 +33,27 @@ def lesson_page(result) -> html.Page:
     settings = result.settings
     subset = f" on the first {settings['train_subset']:,} training images" if settings.get("train_subset") else ""
     return html.Page(
-        title="The CNN lesson, answered",
-        subtitle=(f"Exercise page of the Carpentries “Introduction to deep learning” CNN episode; "
+        title=result.title or "The CNN lesson, answered",
+        subtitle=result.subtitle or (f"Exercise page of the Carpentries “Introduction to deep learning” CNN episode; "
                   f"{settings['epochs']} epochs{subset}, seed {settings['seed']}"),
         sections=sections,
         footer="Written by `cnnlab lesson`; every number on this page was computed in this run.",
     )
 
 
-def _question(heading: str, answer) -> html.Section:
+def _question(heading: str, answer, reports=()) -> html.Section:
+    from cnnlab.models.summary import format_summary
+
     return html.Section(heading, [
         html.Paragraph(answer.question),
         html.Notice(answer.text, level="info"),
         html.Preformatted(f"$ {answer.command}"),
+        *(html.Preformatted(format_summary(r, line_length=76), caption=r.spec.name) for r in reports),
     ])
 
 
 def _dataset_section(d, settings) -> html.Section:
-    heading = f"Question 4: {d.name}" if d.name != "cifar10" else "Training on CIFAR-10"
+    heading = d.heading or (f"Question 4: {d.name}" if d.name != "cifar10" else "Training on CIFAR-10")
     if d.error:
         return html.Section(heading, [html.Notice(f"{d.name} could not be used: {d.error}")])
     blocks: list = []
@@ -65,7 +68,7 @@ def _dataset_section(d, settings) -> html.Section:
                                              caption="One colour per model; solid: training, dashed: validation."))
         blocks.append(html.Table(list(COLUMNS), table_rows(d.rows)))
         blocks.append(html.BulletList(comparison_sentences(d.rows)))
-        commands = [f"cnnlab train {r.model} --dataset {d.name} --epochs {settings['epochs']}"
+        commands = d.commands or [f"cnnlab train {r.model} --dataset {d.name} --epochs {settings['epochs']}"
                     + (f" --train-subset {settings['train_subset']}" if settings.get("train_subset") else "")
                     for r in d.rows]
         blocks.append(html.Preformatted("\n".join(f"$ {c}" for c in commands), caption="The same runs, one by one"))

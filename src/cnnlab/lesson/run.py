@@ -41,6 +41,8 @@ class DatasetResult:
     comparison: ModelComparison | None  # question 3 on this dataset's shapes
     error: str = ""  # why this dataset could not be used (the loader's message)
     note: str = ""  # e.g. the fallback to digits
+    heading: str = ""  # the page's heading for it, when an edition names it
+    commands: list[str] = dataclasses.field(default_factory=list)  # the runs one by one, if not page.py's
 
 
 @dataclasses.dataclass
@@ -52,6 +54,10 @@ class LessonResult:
     observations: list[str]
     report: Path | None
     settings: dict
+    # An edition with questions of its own (editions.py): (heading, Answer, model reports shown).
+    questions: list = dataclasses.field(default_factory=list)
+    title: str = ""
+    subtitle: str = ""
 
 
 def run_lesson(
@@ -171,13 +177,23 @@ def main(args) -> int:
 
     out = Path(args.out)
     lesson_settings(epochs=args.epochs, quick=args.quick, seed=args.seed)
+    edition = getattr(args, "edition", "cifar")
+    if edition == "dollar-street" and args.dataset and len(args.dataset) > 1:
+        raise CnnlabError("--edition dollar-street trains on one dataset: give --dataset one folder, e.g. "
+                          "--dataset data/dataset_dollarstreet")
     if out.is_dir() and any(out.iterdir()) and not args.overwrite:
         if folder_kind(out) == "lesson":
             raise CnnlabError(f"{out} already holds a lesson; give --out another folder or --overwrite")
         raise CnnlabError(f"{out} already holds files cnnlab did not write; give --out a new folder")
     check_replaceable(out, "lesson")
     with replace_owned_folder(out, "lesson"):
-        run_lesson(args.dataset or ["fashion_mnist"], epochs=args.epochs, quick=args.quick, out=out,
-                   seed=args.seed, quiet=args.quiet, say=lambda text: print(text, flush=True))
+        if edition == "dollar-street":
+            from cnnlab.lesson.editions import DOLLAR_STREET, run_dollar_street
+
+            run_dollar_street((args.dataset or [DOLLAR_STREET])[0], epochs=args.epochs, quick=args.quick,
+                              out=out, seed=args.seed, quiet=args.quiet, say=lambda text: print(text, flush=True))
+        else:
+            run_lesson(args.dataset or ["fashion_mnist"], epochs=args.epochs, quick=args.quick, out=out,
+                       seed=args.seed, quiet=args.quiet, say=lambda text: print(text, flush=True))
     sys.stdout.flush()
     return 0
