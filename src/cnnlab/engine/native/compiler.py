@@ -163,8 +163,10 @@ def _intact(library: Path) -> bool:
 @cache
 def _announce_build() -> None:
     """Say once per process why the first run pauses (several seconds of compiling)."""
+    # Jupyter paints stderr as an error: in a notebook the notice goes with the cell's output
+    stream = sys.stdout if type(sys.stderr).__module__.startswith("ipykernel") else sys.stderr
     print(f"cnnlab: compiling cnnlab's CPU kernels, once: they are kept in {cache_root() / 'native'}",
-          file=sys.stderr, flush=True)
+          file=stream, flush=True)
 
 
 def _build(source: Path, target: Path, cc: str, flags: tuple[str, ...]) -> None:
