@@ -316,3 +316,18 @@ def test_an_input_batch_size_shows_in_the_shapes_as_in_keras():
         return [k.Model(inputs, k.layers.Dense(10)(k.layers.Flatten()(k.layers.Conv2D(8, 3)(inputs))))]
 
     same(build)
+
+
+def test_building_and_summarising_a_model_loads_no_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom cnnlab import keras\n"
+        "i = keras.Input(shape=(8, 8, 1))\n"
+        "m = keras.Model(i, keras.layers.Dense(2)(keras.layers.Flatten()(keras.layers.Conv2D(2, 3)(i))))\n"
+        "m.summary(print_fn=lambda text: None)\nm.count_params()\n"
+        "print('torch' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False" and done.stderr == ""
