@@ -122,13 +122,14 @@ def test_a_notebook_sequence_of_models_is_named_as_keras_names_it():
         added.add(k.layers.Flatten())
         added.add(k.layers.Dense(4))
         legacy = k.Sequential([k.layers.Dense(4, input_shape=(5,)), k.layers.Dense(2)])
+        old_input = k.Sequential([k.layers.InputLayer(input_shape=(6,)), k.layers.Dense(2)])
         inputs = k.layers.Input(shape=(8, 8, 3))
         unnamed = k.Model(inputs, k.layers.Dense(2)(k.layers.Flatten()(inputs)))
-        return [*out, seq, added, legacy, unnamed]
+        return [*out, seq, added, legacy, old_input, unnamed]
 
     seen = same(build)
     assert [m["name"] for m in seen] == ["cifar_model_small"] * 3 + ["sequential", "added", "sequential_1",
-                                                                      "functional_4"]
+                                                                      "sequential_2", "functional_5"]
 
 
 def test_clear_session_restarts_the_names():

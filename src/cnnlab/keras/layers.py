@@ -64,6 +64,10 @@ class InputLayer:
 
     def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, ragged=None,
                  batch_shape=None, input_tensor=None, optional=False, name=None, **kwargs):
+        if "input_shape" in kwargs:  # Keras 2's spelling, which Keras 3 still takes
+            shape = kwargs.pop("input_shape")
+        if "batch_input_shape" in kwargs:
+            batch_shape = kwargs.pop("batch_input_shape")
         if kwargs:
             raise ModelError(f"Input: unknown argument(s) {', '.join(map(repr, kwargs))}")
         if batch_shape is not None:
