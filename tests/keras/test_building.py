@@ -132,6 +132,23 @@ def test_a_notebook_sequence_of_models_is_named_as_keras_names_it():
                                                                       "sequential_2", "functional_5"]
 
 
+def test_an_unbuilt_sequential_summary_is_keras_text():
+    def build(k):
+        model = k.Sequential(name="later")
+        model.add(k.layers.Conv2D(8, 3))
+        model.add(k.layers.BatchNormalization())
+        model.add(k.layers.Dense(10))
+        return [model]
+
+    texts = []
+    for k in (keras, ck):
+        k.backend.clear_session()
+        lines = []
+        build(k)[0].summary(print_fn=lines.append)
+        texts.append("".join(lines))
+    assert texts[1] == texts[0] and "0 (unbuilt)" in texts[1]
+
+
 def test_clear_session_restarts_the_names():
     def build(k):
         first = lesson_model(k)

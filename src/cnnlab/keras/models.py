@@ -10,11 +10,11 @@ makes an `input_layer`. Training, evaluation and saving live in `training.py`.
 from __future__ import annotations
 
 import io
-import re
 from typing import Any
 
 from cnnlab.keras.backend import auto_name
 from cnnlab.keras.layers import InputLayer, KerasTensor, Layer
+from cnnlab.keras.summary_text import unbuilt_summary, with_batch_size
 from cnnlab.keras.training import TrainingMixin
 from cnnlab.models.layers import Layer as LayerSpec
 from cnnlab.models.layers import ModelError, ModelSpec
@@ -130,16 +130,15 @@ class Model(TrainingMixin):
                 "supported by cnnlab.keras; line_length and print_fn are"
             )
         if not self.built:
-            raise ModelError(
-                f"model {self.name!r} is not built yet, so its shapes are unknown; give it an "
-                "input first (keras.Input(shape=...) as its first layer) or fit it on data"
-            )
+            text = unbuilt_summary(self.name, [(la.name, la._kind) for la in self._layers], line_length)
+            (print_fn or _write_stdout)(text)
+            return
         text = format_summary(
             self.report(), line_length=line_length, notes=False, input_name=self._input_layer.name,
             optimizer_params=self._optimizer_params(),
         )
         if self._input_layer.batch_shape[0] is not None:
-            text = _with_batch_size(text, self._input_layer.batch_shape[0])
+            text = with_batch_size(text, self._input_layer.batch_shape[0])
         if print_fn is not None:
             print_fn(text)
         else:
@@ -292,16 +291,6 @@ def _check_unique_names(layers: list[Any]) -> None:
                 f"The name \"{layer.name}\" is used 2 times in the model. All operation names should be unique."
             )
         seen.add(layer.name)
-
-
-def _with_batch_size(text: str, batch: int) -> str:
-    """Shapes as Keras shows them for a known batch size: (32, 26, 26, 8), same column width."""
-
-    def swap(match: re.Match) -> str:
-        shape = f"({batch}, {match[1]})"
-        return shape + " " * max(len(match[0]) - len(shape), 1)
-
-    return re.sub(r"\(None, ([0-9, ]*)\) *", swap, text)
 
 
 def _write_stdout(text: str) -> None:
