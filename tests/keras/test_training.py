@@ -293,3 +293,19 @@ def test_shuffle_false_trains_on_the_examples_in_order():
         np.random.seed(seed)  # the data order's seed, which shuffle=False must not use
         runs.append(model.fit(x / 255.0, y, epochs=1, verbose=0, shuffle=shuffle).history["loss"])
     assert runs[0] == runs[1] and runs[2] != runs[1]
+
+
+def test_verbose_2_lines_are_keras_lines_up_to_numbers(capsys):
+    x, y, xt, yt = digits()
+
+    def shape_of(text: str) -> str:
+        text = re.sub(r"\d+(ms|us|s)/step", "T/step", text)
+        return re.sub(r"\d+(\.\d+)?(e-?\d+)?", "#", text)
+
+    outputs = []
+    for k in (keras, ck):
+        model = small_cnn(k)
+        capsys.readouterr()
+        model.fit(x / 255.0, y, epochs=2, verbose=2, validation_data=(xt / 255.0, yt))
+        outputs.append(shape_of(capsys.readouterr().out))
+    assert outputs[1] == outputs[0]
