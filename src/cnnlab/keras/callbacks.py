@@ -131,7 +131,8 @@ class ProgbarLogger(Callback):
         self.started, self.width = 0.0, 0
 
     def on_epoch_begin(self, epoch, logs=None):
-        _print(f"Epoch {epoch + 1}/{self.epochs}\n")
+        if self.epochs > 1:  # Keras names the epoch only when there are several
+            _print(f"Epoch {epoch + 1}/{self.epochs}\n")
         self.started, self.width = time.time(), 0
 
     def update(self, step: int, steps: int, logs: dict, final: bool = False) -> None:
