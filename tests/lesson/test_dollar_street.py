@@ -11,6 +11,7 @@ from helpers.pages import decode_images, read_page, self_contained
 
 from cnnlab.cli import build_parser, main
 from cnnlab.lesson import dollar_street as ds
+from cnnlab.lesson import tuning
 from cnnlab.lesson.editions import DOLLAR_STREET_MODELS, model_epochs, run_dollar_street
 from cnnlab.models.presets import PRESETS
 
@@ -81,7 +82,8 @@ def test_without_the_data_the_page_answers_every_question_and_says_how_to_fetch(
 def test_quick_edition_on_a_folder_in_the_lessons_format(tmp_path):
     folder = write_npy_folder(tmp_path / "data" / "dataset_dollarstreet", train=40, test=20)
     lines = []
-    result = run_dollar_street(str(folder), epochs=1, out=tmp_path / "lesson", quiet=True, say=lines.append)
+    result = run_dollar_street(str(folder), epochs=1, out=tmp_path / "lesson", quiet=True, tuning=False,
+                               say=lines.append)
     [d] = result.datasets
     assert d.error == "" and [r.model for r in d.rows] == list(DOLLAR_STREET_MODELS)
     assert all(r.epochs == 1 and r.test_accuracy is not None for r in d.rows)
@@ -98,7 +100,46 @@ def test_quick_edition_on_a_folder_in_the_lessons_format(tmp_path):
     assert f"cnnlab train dollar_street_dense --dataset {folder} --epochs 1 --validation test" in page
 
 
-def test_cli_edition_flag_and_default(tmp_path, capsys):
+@pytest.fixture
+def small_grids(monkeypatch):
+    """The lesson's tuning grids, cut down so a test runs few trainings."""
+    monkeypatch.setattr(tuning, "SWEEP_RATES", (0.2, 0.8))
+    monkeypatch.setattr(tuning, "GRID_RATES", (0.5,))
+
+
+def test_tuning_runs_the_sweep_and_grid_with_mean_and_std_over_seeds(tmp_path, small_grids):
+    folder = write_npy_folder(tmp_path / "ds", train=30, test=10)
+    result = run_dollar_street(str(folder), epochs=1, out=tmp_path / "lesson", quiet=True, seeds=2,
+                               models={"dollar_street_model": ("", 1)}, say=lambda text: None)
+    sweep, grid = result.tuning
+    assert sweep.labels == ["dropout=0.2", "dropout=0.8"] and sweep.rank_by == "final_val_loss"
+    assert grid.labels == ["n_layers=1, dropout=0.5", "n_layers=2, dropout=0.5"] and grid.rank_by == "best_val_loss"
+    for t in (sweep, grid):
+        assert all(len(s.runs) == 2 and s.stats[t.rank_by].std is not None for s in t.summaries)
+    runs = sorted(p.name for p in (tmp_path / "lesson" / "ds" / "sweep-dropout").iterdir() if p.name.startswith("dropout"))
+    assert runs == ["dropout=0.2,seed=0", "dropout=0.2,seed=1", "dropout=0.8,seed=0", "dropout=0.8,seed=1"]
+    config = json.loads((tmp_path / "lesson" / "ds" / "grid-2-layers" / "dropout=0.5,seed=1" / "config.json").read_text())
+    assert config["settings"]["validation"] == "test" and config["settings"]["seed"] == 1
+    mean, label, best = sweep.best()
+    stat = best.stats["final_val_loss"]
+    assert mean == min(s.stats["final_val_loss"].mean for s in sweep.summaries)
+    assert f"the lowest mean final val_loss over 2 seeds is {stat.text()} with `{label}`" in "\n".join(result.observations)
+    page = " ".join(read_page(result.report.read_text()).text)
+    assert "Vary the dropout rate" in page and "Hyperparameter tuning: grid search" in page
+    assert f"{stat.mean:.4f} ± {stat.std:.4f}" in page
+
+
+def test_the_tuning_models_are_the_lessons():
+    from cnnlab.models.shapes import analyze
+
+    # create_nn_with_hp(dropout_rate, 2) is create_nn with a Dropout: its total is 514,510
+    assert analyze(tuning.hp_model(2, (64, 64, 3))).total == 514_510
+    assert analyze(tuning.hp_model(1, (64, 64, 3))).total == 1_400 + (31 * 31 * 50 + 1) * 50 + 510
+    # create_nn_with_dropout(rate): the third Conv2D has no pooling, so Flatten sees 12x12x50
+    assert analyze(tuning.sweep_model((64, 64, 3))).total == 1_400 + 22_550 * 2 + (12 * 12 * 50 + 1) * 50 + 510
+
+
+def test_cli_edition_flag_and_default(tmp_path, capsys, small_grids):
     assert build_parser().parse_args(["lesson"]).edition == "cifar"
     folder = write_npy_folder(tmp_path / "ds", train=30, test=10)
     out = tmp_path / "page"

@@ -32,6 +32,8 @@ DOLLAR_STREET_MODELS = {
     "dollar_street_model_dropout": ("the extra-layer model with Dropout(0.8) after each pooling", 20),
 }
 QUICK_DIVISOR = 5  # --quick: a fifth of the lesson's epochs (2 and 4)
+TUNING_QUICK_DIVISOR = 10  # --quick: a tenth of the tuning's epochs (3 and 2)
+SEEDS, QUICK_SEEDS = 3, 2  # seeds per tuning setting: mean ± std needs two or more
 ROLES = Roles(base="dollar_street_model", extra="dollar_street_model_extra", dense="dollar_street_dense",
               dense_against="dollar_street_model", dropout="dollar_street_model_dropout",
               dropout_against="dollar_street_model_extra", dropout_label="Dropout(0.8)",
@@ -73,9 +75,12 @@ def run_dollar_street(
     seed: int = 0,
     quiet: bool = False,
     models: dict | None = None,
+    tuning: bool = True,
+    seeds: int | None = None,
     say=print,
 ) -> LessonResult:
-    """Answer the edition's questions, train its models on `dataset`, write `<out>/index.html`."""
+    """Answer the edition's questions, train its models on `dataset`, then (tuning) the dropout
+    sweep and the grid search with `seeds` seeds per setting; write `<out>/index.html`."""
     from cnnlab.settings import TrainSettings
 
     out = Path(out)
@@ -91,17 +96,22 @@ def run_dollar_street(
         for report in reports:
             say(format_summary(report, line_length=76))
 
-    trained = _train(dataset, models, per_model, settings, out, quiet, say)
+    trained, data = _train(dataset, models, per_model, settings, out, quiet, say)
+    tuned = []
+    if tuning and data is not None:
+        tuned = _tune(data, settings, out / data.name, epochs=epochs, quick=quick,
+                      seeds=seeds or (QUICK_SEEDS if quick else SEEDS), say=say)
 
     from cnnlab.lesson.observations import observations
+    from cnnlab.lesson.tuning import tuning_sentence
 
-    found = observations(depth, [trained], ROLES)
+    found = observations(depth, [trained], ROLES) + [s for s in map(tuning_sentence, tuned) if s]
     say("Observations")
     for sentence in found:
         say(f"  - {sentence.replace('`', '')}")
     epochs_text = ", ".join(f"{m} {e}" for m, e in per_model.items())
     result = LessonResult(
-        q1, q2, depth, [trained], found, None, settings.to_dict(), questions=questions,
+        q1, q2, depth, [trained], found, None, settings.to_dict(), questions=questions, tuning=tuned,
         title="The CNN lesson, Dollar Street 10 edition, answered",
         subtitle=(f"Exercise page of the Carpentries “Introduction to deep learning” CNN episode on Dollar "
                   f"Street 10; epochs: {epochs_text}; validation on the test files; seed {seed}"),
@@ -113,7 +123,21 @@ def run_dollar_street(
     return result
 
 
-def _train(dataset: str, models: dict, per_model: dict[str, int], settings, out: Path, quiet, say) -> DatasetResult:
+def _tune(data, settings, out: Path, *, epochs: int | None, quick: bool, seeds: int, say) -> list:
+    from cnnlab.lesson import tuning
+
+    def tuning_epochs(lesson: int) -> int:
+        if epochs is not None:
+            return epochs
+        return max(1, lesson // TUNING_QUICK_DIVISOR) if quick else lesson
+
+    return [tuning.dropout_sweep(data, settings, seeds=seeds, epochs=tuning_epochs(tuning.SWEEP_EPOCHS),
+                                 out=out, say=say),
+            tuning.grid_search(data, settings, seeds=seeds, epochs=tuning_epochs(tuning.GRID_EPOCHS),
+                               out=out, say=say)]
+
+
+def _train(dataset: str, models: dict, per_model: dict[str, int], settings, out: Path, quiet, say):
     from cnnlab.datasets.npy_folder import how_to_fetch
     from cnnlab.datasets.registry import DOLLAR_STREET as SPEC
     from cnnlab.models.presets import PRESETS
@@ -126,7 +150,7 @@ def _train(dataset: str, models: dict, per_model: dict[str, int], settings, out:
     except CnnlabError as e:
         error = str(e) if "wget" in str(e) else f"{e}. To get Dollar Street 10, {how_to_fetch(SPEC)}"
         say(f"Training: {dataset} is not available, so nothing is trained: {error}")
-        return DatasetResult(dataset, [], None, error=error, heading="Training on Dollar Street 10")
+        return DatasetResult(dataset, [], None, error=error, heading="Training on Dollar Street 10"), None
     heading = f"Training on Dollar Street 10 ({data.name})" if data.name != DOLLAR_STREET else \
         "Training on Dollar Street 10"
     say(f"Training {len(models)} models on {len(data.train):,} images of {data.name}, validated on its "
@@ -152,4 +176,4 @@ def _train(dataset: str, models: dict, per_model: dict[str, int], settings, out:
                                      PRESETS[ROLES.extra].spec(data.input_shape, data.num_classes))
     except CnnlabError as e:
         say(f"  the network-depth question does not apply to {data.name}: {e}")
-    return DatasetResult(data.name, rows, comparison, heading=heading, commands=commands)
+    return DatasetResult(data.name, rows, comparison, heading=heading, commands=commands), data

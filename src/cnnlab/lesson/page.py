@@ -29,6 +29,10 @@ def lesson_page(result) -> html.Page:
     ]
     for d in result.datasets:
         sections.append(_dataset_section(d, result.settings))
+    if result.tuning:
+        from cnnlab.lesson.tuning import tuning_section
+
+        sections += [tuning_section(t) for t in result.tuning]
     sections.append(html.Section("Observations", [html.BulletList(result.observations)]))
     settings = result.settings
     subset = f" on the first {settings['train_subset']:,} training images" if settings.get("train_subset") else ""

@@ -56,6 +56,7 @@ class LessonResult:
     settings: dict
     # An edition with questions of its own (editions.py): (heading, Answer, model reports shown).
     questions: list = dataclasses.field(default_factory=list)
+    tuning: list = dataclasses.field(default_factory=list)  # tuning.Tuning: sweeps, mean ± std over seeds
     title: str = ""
     subtitle: str = ""
 
