@@ -242,6 +242,11 @@ def test_early_stopping_and_checkpoint_in_fit(tmp_path, capsys):
     assert len(history.epoch) == 2  # val_loss falls, which mode='max' counts as no improvement
     assert "Epoch 2: early stopping" in capsys.readouterr().out
     assert (tmp_path / "best.cnnlab" / "model.safetensors").is_file()
+    every = ck.callbacks.ModelCheckpoint(str(tmp_path / "m-{epoch:02d}-{val_accuracy:.2f}.cnnlab"))
+    model.fit(x / 255.0, y, epochs=2, verbose=0, validation_data=(xt / 255.0, yt), callbacks=[every])
+    assert len(list(tmp_path.glob("m-0[12]-0.*.cnnlab"))) == 2
+    with pytest.raises(ModelError, match="own safe format"):
+        ck.callbacks.ModelCheckpoint(str(tmp_path / "m-{epoch}.keras"))
 
 
 REFUSED = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import operator
 import os
+import re
 import sys
 import time
 
@@ -248,7 +249,7 @@ class ModelCheckpoint(Callback):
 
         if save_freq != "epoch":
             raise ModelError("ModelCheckpoint: only save_freq='epoch' is supported by cnnlab.keras")
-        check_path(os.fspath(filepath).format(epoch=0, **{monitor: 0.0}) if "{" in os.fspath(filepath) else filepath)
+        check_path(re.sub(r"\{[^}]*\}", "0", os.fspath(filepath)))  # placeholders filled per epoch
         self.filepath, self.monitor, self.verbose = os.fspath(filepath), monitor, verbose
         self.save_best_only, self.mode = save_best_only, mode
         self.best = initial_value_threshold
