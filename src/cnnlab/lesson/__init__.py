@@ -4,7 +4,9 @@
 - run.py: trains the lesson's models per dataset and puts the page together (`run_lesson`,
   and `main` for the CLI);
 - observations.py: sentences computed from the trained runs;
-- page.py: the HTML page.
+- page.py: the HTML page;
+- editions.py: the Dollar Street 10 edition (`cnnlab lesson --edition dollar-street`), its
+  questions in dollar_street.py and its dropout sweep and grid search in tuning.py.
 """
 
 from cnnlab.lesson.run import LESSON_MODELS, LessonResult, main, run_lesson
