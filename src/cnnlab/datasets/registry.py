@@ -352,8 +352,7 @@ DATASETS: dict[str, DatasetSpec] = {
     s.name: s for s in (MNIST, FASHION_MNIST, CIFAR10, CIFAR100, DIGITS, DOLLAR_STREET)
 }
 ALIASES = {"fashion-mnist": "fashion_mnist", "fmnist": "fashion_mnist", "cifar-10": "cifar10",
-           "cifar-100": "cifar100", "dollarstreet": "dollar_street",
-           "dollar_street_10": "dollar_street"}
+           "cifar-100": "cifar100"}
 
 
 def lookup(name: str) -> DatasetSpec | None:
