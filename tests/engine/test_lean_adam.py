@@ -1,6 +1,8 @@
 """LeanAdam runs torch's fused Adam update with less Python: same results, same state."""
 
 import copy
+import subprocess
+import sys
 
 import torch
 
@@ -73,3 +75,35 @@ def test_without_the_c_update_torchs_fused_kernel_gives_the_same_bits(monkeypatc
     assert with_c._native is not None and without._native is None and without._state_lists is not None
     for p, q in zip(a.parameters(), b.parameters()):
         assert torch.equal(p, q)
+
+
+def test_lean_adam_never_imports_torch_dynamo():
+    # torch._dynamo takes seconds to import: a run that only trains with Adam must not pay it
+    code = """
+import sys, torch
+from cnnlab.train.optimizers import make_optimizer
+net = torch.nn.Linear(4, 3)
+optimizer = make_optimizer("adam", net.parameters(), 1e-3, "cpu")
+for _ in range(3):
+    optimizer.zero_grad(set_to_none=True)
+    net(torch.ones(2, 4)).sum().backward()
+    optimizer.step()
+short = optimizer._state_lists is not None
+optimizer.load_state_dict(optimizer.state_dict())
+print(short, "torch._dynamo" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.stdout.split() == ["True", "False"], done.stderr
+
+
+def test_lean_adam_first_state_is_torchs():
+    a, b = _net(), _net()
+    lean = make_optimizer("adam", a.parameters(), 1e-2, "cpu")
+    reference = torch.optim.Adam(b.parameters(), lr=1e-2, betas=(0.9, 0.999), eps=1e-7, fused=True)
+    _train(a, lean, 1)
+    _train(b, reference, 1)
+    for s, t in zip(lean.state.values(), reference.state.values()):
+        for key in ("step", "exp_avg", "exp_avg_sq"):
+            assert (s[key].dtype, s[key].device, s[key].stride()) == (t[key].dtype, t[key].device, t[key].stride())
+            assert torch.equal(s[key], t[key])
+    assert lean.state_dict()["state"].keys() == reference.state_dict()["state"].keys()

@@ -6,6 +6,12 @@ and, on a CPU, runs the update in one C call (native/adam.py) that gives torch's
 kernel's bits. Results, state_dict and checkpoints are unchanged. Anything unusual (a
 parameter without a gradient, tensors on several devices, another dtype) goes through torch's
 own step.
+
+LeanAdam also never imports torch._dynamo, which costs seconds at the start of every run:
+torch wraps the optimizer's bookkeeping (add_param_group, zero_grad, state_dict,
+load_state_dict) and its step in functions that import it on their first call, so that
+torch.compile can trace them. cnnlab never compiles an optimizer; LeanAdam uses the
+functions inside those wrappers and creates the first step's state itself, as torch does.
 """
 
 from __future__ import annotations
@@ -15,8 +21,20 @@ import torch
 from cnnlab.engine.native import adam as native_adam
 
 
+def _without_dynamo(method):
+    """The function torch wrapped in `torch._disable_dynamo` (which imports torch._dynamo)."""
+    return getattr(method, "__wrapped__", method)
+
+
+_OPTIMIZER = torch.optim.Optimizer
+
+
 class LeanAdam(torch.optim.Adam):
     """torch's fused Adam (single parameter group, no amsgrad/weight decay) with a short step."""
+
+    add_param_group = _without_dynamo(_OPTIMIZER.add_param_group)
+    zero_grad = _without_dynamo(_OPTIMIZER.zero_grad)
+    state_dict = _without_dynamo(_OPTIMIZER.state_dict)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -24,7 +42,7 @@ class LeanAdam(torch.optim.Adam):
         self._native = None  # the C update over those lists (engine/native/adam.py), if it fits
 
     def load_state_dict(self, state_dict) -> None:
-        super().load_state_dict(state_dict)
+        _without_dynamo(_OPTIMIZER.load_state_dict)(self, state_dict)
         self._state_lists = None
 
     @torch.no_grad()
@@ -58,9 +76,13 @@ class LeanAdam(torch.optim.Adam):
         plain = not (group["amsgrad"] or group["weight_decay"] or group["maximize"]
                      or group.get("decoupled_weight_decay") or isinstance(group["lr"], torch.Tensor))
         params = group["params"]
+        if not plain or not group["fused"] or len({(p.device, p.dtype) for p in params}) != 1:
+            return None
+        if not any(self.state.get(p) for p in params) and all(p.grad is not None for p in params):
+            self._first_state(params)
         states = [self.state.get(p) for p in params]
-        if not plain or not all(states) or len({(p.device, p.dtype) for p in params}) != 1:
-            return None  # torch's step creates the state on the first call
+        if not all(states):
+            return None  # torch's step creates what is missing
         self._state_lists = (
             params,
             [s["exp_avg"] for s in states],
@@ -70,3 +92,13 @@ class LeanAdam(torch.optim.Adam):
         native = native_adam.available() and native_adam.fits(*self._state_lists)
         self._native = native_adam.Update(*self._state_lists) if native else None
         return self._state_lists
+
+    def _first_state(self, params) -> None:
+        """The state torch's fused Adam creates at its first step (Adam._init_group): a float32
+        step counter on the parameter's device and zero moments in the parameter's layout."""
+        for p in params:
+            self.state[p] = {
+                "step": torch.zeros((), dtype=torch.float32, device=p.device),
+                "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
+                "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format),
+            }
