@@ -71,12 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_commands(sub)  # train, evaluate, predict
 
     # --- plot / report / compare --------------------------------------------------
-    pl = sub.add_parser("plot", help="draw a run's curves, confusion matrix, mistakes (PNG, SVG)")
+    pl = sub.add_parser("plot", help="draw a run's curves, confusion matrix, mistakes (PNG; SVG with --svg)")
     pl.add_argument("run", help="a run folder, e.g. runs/cifar_model; pictures go to RUN/plots/")
     pl.add_argument("--curves-only", action="store_true", help="only the training curves (needs no data)")
     rp = sub.add_parser("report", help="write a run's self-contained HTML report (RUN/index.html)")
     rp.add_argument("run", help="a run folder, e.g. runs/cifar_model")
     rp.add_argument("--out", help="HTML file to write (default RUN/index.html)")
+    for pictures in (pl, rp):
+        pictures.add_argument("--svg", action="store_true", help="also write each picture as SVG (for print)")
     cp = sub.add_parser("compare", help="compare runs: a table, overlaid curves, what differs")
     cp.add_argument("runs", nargs="+", metavar="RUN", help="two or more run folders")
     cp.add_argument("--out", default="compare.html", help="HTML file to write (default compare.html)")

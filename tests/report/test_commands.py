@@ -12,16 +12,17 @@ def test_plot_curves_only(tmp_path, capsys):
     run = write_run(tmp_path / "r")
     assert main(["plot", str(run), "--curves-only"]) == 0
     out = capsys.readouterr().out
-    assert out == (f"wrote {run}/plots/training_curves.png\n"
-                   f"wrote {run}/plots/training_curves.svg\n")
+    assert out == f"wrote {run}/plots/training_curves.png\n"  # PNG unless --svg: drawing is the cost
+    assert main(["plot", str(run), "--curves-only", "--svg"]) == 0
+    assert capsys.readouterr().out == (f"wrote {run}/plots/training_curves.png\n"
+                                       f"wrote {run}/plots/training_curves.svg\n")
 
 
 def test_plot_everything_with_notes_on_stderr(tmp_path, capsys):
     run = write_run(tmp_path / "r", rows=history_rows(3), metrics=False)
     assert main(["plot", str(run)]) == 0
     captured = capsys.readouterr()
-    assert captured.out.splitlines() == [f"wrote {run}/plots/{stem}.{fmt}"
-                                         for stem in ("training_curves", "samples") for fmt in ("png", "svg")]
+    assert captured.out.splitlines() == [f"wrote {run}/plots/{stem}.png" for stem in ("training_curves", "samples")]
     assert captured.err.splitlines() == [  # one note says it all for a run still training
         "cnnlab: note: no metrics.json yet: training is still going after 3 epochs; showing what exists so far",
     ]

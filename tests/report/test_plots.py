@@ -23,7 +23,8 @@ def save_and_check(fig, base, min_size=(300, 200)):
 
 def test_plot_history_writes_curves_into_the_run(tmp_path):
     run = write_run(tmp_path / "r", rows=history_rows(12, overfit_after=5))
-    written = plots.plot_history(run)
+    assert plots.plot_history(run) == [run / "plots" / "training_curves.png"]  # PNG unless asked
+    written = plots.plot_history(run, ("png", "svg"))
     assert written == [run / "plots" / "training_curves.png", run / "plots" / "training_curves.svg"]
     w, h = assert_png(written[0])
     assert w > h  # two panels side by side

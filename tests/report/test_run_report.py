@@ -33,7 +33,15 @@ def test_report_has_every_section_and_embeds_its_pictures(finished_report):
     sizes = decode_images(reader)
     assert len(sizes) == 4 and all(w >= 300 and h >= 200 for w, h in sizes)
     for stem in ("training_curves", "confusion_matrix", "per_class_accuracy", "samples"):
-        assert (run / "plots" / f"{stem}.png").is_file() and (run / "plots" / f"{stem}.svg").is_file()
+        assert (run / "plots" / f"{stem}.png").is_file() and not (run / "plots" / f"{stem}.svg").exists()
+
+
+def test_report_svg_asks_for_svg_pictures_too(tmp_path, cli):
+    run = write_run(tmp_path / "r", rows=history_rows(4))
+    code, out, _ = cli("report", str(run), "--svg")
+    assert (code, out) == (0, f"wrote {run}/index.html\n")
+    assert sorted(p.name for p in (run / "plots").glob("*.svg")) == [
+        "confusion_matrix.svg", "per_class_accuracy.svg", "samples.svg", "training_curves.svg"]
 
 
 def test_report_numbers_and_sentences(finished_report):

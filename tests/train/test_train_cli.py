@@ -23,7 +23,7 @@ def test_train_writes_a_complete_run_folder(workdir, cli):
         ".cnnlab-folder.json", "checkpoint", "config.json", "history.csv", "metrics.json", "model.json", "model.safetensors", "plots"
     ]
     assert sorted(p.name for p in (run / "checkpoint").iterdir()) == ["best.safetensors", "last.safetensors"]
-    assert sorted(p.name for p in (run / "plots").iterdir()) == ["training_curves.png", "training_curves.svg"]
+    assert sorted(p.name for p in (run / "plots").iterdir()) == ["training_curves.png"]
     assert (run / "history.csv").read_text().splitlines()[0] == HISTORY_HEADER
     assert [row["epoch"] for row in read_history(run)] == ["1", "2"]
     metrics = json.loads((run / "metrics.json").read_text())

@@ -20,13 +20,14 @@ def plot(args, predict=None) -> int:
     from cnnlab.report.run_pictures import draw_run_pictures
     from cnnlab.rundir import load_run
 
+    formats = ("png", "svg") if args.svg else ("png",)
     run = load_run(args.run)
     _notes(run.notes)
     if args.curves_only:
-        written = plot_history(run.path)
+        written = plot_history(run.path, formats)
     else:
-        pictures = draw_run_pictures(run, predict=predict)
-        written = [p.png.with_suffix(f".{fmt}") for p in pictures.pictures for fmt in ("png", "svg")]
+        pictures = draw_run_pictures(run, predict=predict, formats=formats)
+        written = [p.png.with_suffix(f".{fmt}") for p in pictures.pictures for fmt in formats]
         _notes(pictures.notes)
     for path in written:
         print(f"wrote {path}")
@@ -40,7 +41,7 @@ def report(args, predict=None) -> int:
     from cnnlab.rundir import load_run
 
     run = load_run(args.run)
-    pictures = draw_run_pictures(run, predict=predict)
+    pictures = draw_run_pictures(run, predict=predict, formats=("png", "svg") if args.svg else ("png",))
     _notes(run.notes + pictures.notes)
     out = write_page(run_page(run, pictures), args.out or run.path / REPORT_FILE)
     print(f"wrote {out}")

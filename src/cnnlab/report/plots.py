@@ -1,8 +1,10 @@
 """Pictures of runs, drawn with matplotlib's object API (Agg for PNG, no pyplot state).
 
 Every `*_figure` function returns a Figure; `save_figure` writes it as PNG and SVG,
-atomically. `plot_history(run_dir)` is what the training engine calls at the end of
-training: it writes `plots/training_curves.{png,svg}` into the run folder.
+atomically. A run's own pictures are PNG unless SVG is asked for (`cnnlab plot --svg`):
+drawing is most of what `cnnlab train` and `cnnlab report` spend besides training, and
+every format draws the figure again. `plot_history(run_dir)` is what the training engine
+calls at the end of training: it writes `plots/training_curves.png` into the run folder.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from cnnlab.rundir import History, load_run
 
 PLOTS_DIR = "plots"
 FORMATS = ("png", "svg")
+RUN_FORMATS = ("png",)  # a run folder's pictures, unless SVG is asked for
 DPI = 110
 TRAIN_STYLE, VAL_STYLE = "-", "--"  # solid training, dashed validation, in every plot
 MAX_ANNOTATED_CLASSES = 20  # confusion matrices larger than this lose their cell numbers
@@ -36,15 +39,18 @@ def save_figure(fig: Figure, base: Path, formats: Sequence[str] = FORMATS) -> li
         metadata = {"Date": None} if fmt == "svg" else None
         with matplotlib.rc_context({"svg.hashsalt": "cnnlab"}):  # same drawing, same bytes
             fig.savefig(buffer, format=fmt, dpi=DPI, metadata=metadata)
+        # the layout is in inches, the same for every format: the next ones reuse it
+        fig.set_layout_engine("none")
         written.append(atomic_write(base.with_suffix(f".{fmt}"), buffer.getvalue()))
     return written
 
 
-def plot_history(run_dir: str | Path) -> list[Path]:
-    """Training curves of a run folder into `<run_dir>/plots/training_curves.{png,svg}`."""
+def plot_history(run_dir: str | Path, formats: Sequence[str] = RUN_FORMATS) -> list[Path]:
+    """Training curves of a run folder into `<run_dir>/plots/training_curves.png` (and the
+    other `formats`)."""
     run = load_run(run_dir)
     fig = training_curves_figure(run.history, title=f"{run.name}: {run.model_name}")
-    return save_figure(fig, real_subfolder(run.path, PLOTS_DIR) / "training_curves")
+    return save_figure(fig, real_subfolder(run.path, PLOTS_DIR) / "training_curves", formats)
 
 
 # --- one run ----------------------------------------------------------------------------

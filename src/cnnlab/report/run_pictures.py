@@ -1,4 +1,4 @@
-"""All pictures of one run, written into `<run>/plots/` (PNG and SVG): what `cnnlab plot`
+"""All pictures of one run, written into `<run>/plots/` (PNG, and SVG if asked): what `cnnlab plot`
 draws and `cnnlab report` embeds. A picture that cannot be drawn (no metrics yet, dataset
 not on this machine, no saved model) is left out with a note saying why.
 
@@ -42,7 +42,7 @@ class RunPictures:
 
 
 def draw_run_pictures(run: Run, *, mistakes: bool = True, samples: bool = True,
-                      formats: tuple[str, ...] = plots.FORMATS, predict: Predictor | None = None) -> RunPictures:
+                      formats: tuple[str, ...] = plots.RUN_FORMATS, predict: Predictor | None = None) -> RunPictures:
     """Curves always; confusion matrix and per-class bars from metrics.json; the samples grid
     from the test set; the mistakes grid from `predict` on the saved model. `formats` must
     include png (the report embeds it)."""

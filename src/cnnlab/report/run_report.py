@@ -27,7 +27,7 @@ LONG_LIST = 12  # lists longer than this (class names of cifar100) are shortened
 
 
 def write_run_report(run_dir: str | Path, out: str | Path | None = None, *, mistakes: bool = True,
-                     samples: bool = True, formats: tuple[str, ...] = ("png", "svg"),
+                     samples: bool = True, formats: tuple[str, ...] = ("png",),
                      predict: Predictor | None = None) -> Path:
     """Draw the run's pictures into `plots/` (in `formats`) and write the report; returns its
     path. `predict` (e.g. cnnlab.predict) gives the mistakes grid the saved model's answers."""
