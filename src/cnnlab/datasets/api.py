@@ -145,14 +145,31 @@ def load_dataset(name_or_path, *, offline: bool | None = None, resize=None, seed
 
 def load_digits_arrays(seed: int) -> dict[str, np.ndarray]:
     """scikit-learn's embedded 8x8 digits, 0..16 scaled to 0..255, split by the seed."""
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    x = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)  # (1797, 8, 8)
-    y = digits.target.astype(np.uint8)
+    images, target = _digits()
+    x = np.round(images * (255.0 / 16.0)).astype(np.uint8)  # (1797, 8, 8)
+    y = target.astype(np.uint8)
     order = np.random.default_rng(seed).permutation(len(x))
     test, train = order[: registry.DIGITS_TEST_SIZE], order[registry.DIGITS_TEST_SIZE:]
     return {"x_train": x[train], "y_train": y[train], "x_test": x[test], "y_test": y[test]}
+
+
+def _digits() -> tuple[np.ndarray, np.ndarray]:
+    """(images (1797, 8, 8) of 0..16, labels) from scikit-learn's data file, read as its
+    load_digits reads it; importing scikit-learn itself takes longer than an epoch of digits."""
+    import gzip
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")  # finds the package without importing it
+    locations = spec.submodule_search_locations if spec else None
+    path = Path(locations[0]) / "datasets" / "data" / "digits.csv.gz" if locations else None
+    if path is None or not path.is_file():
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        return digits.images, digits.target
+    with gzip.open(path, "rt") as f:
+        data = np.loadtxt(f, delimiter=",")
+    return data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(int)
 
 
 def resize_images(x: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
