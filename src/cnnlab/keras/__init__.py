@@ -19,7 +19,7 @@ from cnnlab.keras import (
     utils,
 )
 from cnnlab.keras.layers import Input, KerasTensor
-from cnnlab.keras.models import Model, Sequential
+from cnnlab.keras.model import Model, Sequential
 
 __version__ = "3.0.0-cnnlab"
 
