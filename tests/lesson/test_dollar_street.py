@@ -67,6 +67,17 @@ def test_epochs_per_model_follow_the_lesson():
     assert set(model_epochs(DOLLAR_STREET_MODELS, epochs=3, quick=True).values()) == {3}
 
 
+@pytest.mark.parametrize("quick, epochs, expected", [(False, None, [30, 20]), (True, None, [1, 1]), (True, 4, [4, 4])])
+def test_tuning_epochs_follow_the_lesson(monkeypatch, tmp_path, quick, epochs, expected):
+    from cnnlab.lesson.editions import _tune
+
+    calls = []
+    for name in ("dropout_sweep", "grid_search"):
+        monkeypatch.setattr(tuning, name, lambda data, settings, **kw: calls.append(kw["epochs"]))
+    _tune(None, None, tmp_path, epochs=epochs, quick=quick, seeds=2, say=print)
+    assert calls == expected
+
+
 def test_without_the_data_the_page_answers_every_question_and_says_how_to_fetch(tmp_path):
     lines = []
     result = run_dollar_street(out=tmp_path / "lesson", quiet=True, say=lines.append)

@@ -32,7 +32,7 @@ DOLLAR_STREET_MODELS = {
     "dollar_street_model_dropout": ("the extra-layer model with Dropout(0.8) after each pooling", 20),
 }
 QUICK_DIVISOR = 5  # --quick: a fifth of the lesson's epochs (2 and 4)
-TUNING_QUICK_DIVISOR = 10  # --quick: a tenth of the tuning's epochs (3 and 2)
+QUICK_TUNING_EPOCHS = 1  # --quick: one epoch per sweep run (the grids stay whole)
 SEEDS, QUICK_SEEDS = 3, 2  # seeds per tuning setting: mean ± std needs two or more
 ROLES = Roles(base="dollar_street_model", extra="dollar_street_model_extra", dense="dollar_street_dense",
               dense_against="dollar_street_model", dropout="dollar_street_model_dropout",
@@ -129,7 +129,7 @@ def _tune(data, settings, out: Path, *, epochs: int | None, quick: bool, seeds: 
     def tuning_epochs(lesson: int) -> int:
         if epochs is not None:
             return epochs
-        return max(1, lesson // TUNING_QUICK_DIVISOR) if quick else lesson
+        return QUICK_TUNING_EPOCHS if quick else lesson
 
     return [tuning.dropout_sweep(data, settings, seeds=seeds, epochs=tuning_epochs(tuning.SWEEP_EPOCHS),
                                  out=out, say=say),
