@@ -16,6 +16,9 @@ wheel (headers, and libdnnl built for GNU OpenMP) installed into this Python's p
 
 Where there is no compiler, the build fails, a library is missing, or CNNLAB_NATIVE=0 is set,
 `load` returns None and says why in `unavailable_reason`; callers then use torch's operators.
+No compiler is said once on stderr. On macOS, /usr/bin/cc without Apple's command line tools
+is a stub that opens an install dialog, so it counts as no compiler. CNNLAB_ONEDNN=0 acts
+as if the oneDNN wheel were absent (as on macOS and Windows, which have no such wheel).
 """
 
 from __future__ import annotations
@@ -48,10 +51,36 @@ _reasons: dict[str, str] = {}
 
 
 def compiler() -> str | None:
-    """$CC, else the first of cc, gcc, clang on PATH."""
+    """$CC, else the first of cc, gcc, clang on PATH; None for Apple's stub without its tools."""
     if os.environ.get("CC"):
         return os.environ["CC"]
-    return next((path for name in ("cc", "gcc", "clang") if (path := shutil.which(name))), None)
+    found = next((path for name in ("cc", "gcc", "clang") if (path := shutil.which(name))), None)
+    if found is not None and _apple_stub(found):
+        return None
+    return found
+
+
+def _apple_stub(path: str) -> bool:
+    """macOS's /usr/bin compilers are stubs until the command line tools are installed."""
+    if platform.system() != "Darwin" or not path.startswith("/usr/bin/"):
+        return False
+    return not _apple_tools_installed()
+
+
+@cache
+def _apple_tools_installed() -> bool:
+    try:
+        done = subprocess.run(["xcode-select", "-p"], capture_output=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
+
+
+def no_compiler_reason() -> str:
+    if platform.system() == "Darwin":
+        return ("no C compiler (/usr/bin/cc is Apple's stub until the command line tools are "
+                "installed: xcode-select --install)")
+    return "no C compiler (cc, gcc or clang) on PATH"
 
 
 def flag_sets(name: str | None = None) -> list[tuple[str, ...]]:
@@ -64,7 +93,10 @@ def flag_sets(name: str | None = None) -> list[tuple[str, ...]]:
 
 
 def onednn_prefix() -> Path | None:
-    """Where the onednn-devel-cpu-gomp wheel put include/ and lib/ (this Python's prefix)."""
+    """Where the onednn-devel-cpu-gomp wheel put include/ and lib/ (this Python's prefix);
+    None where it is not installed, or with CNNLAB_ONEDNN=0."""
+    if os.environ.get("CNNLAB_ONEDNN", "1").strip() == "0":
+        return None
     for prefix in (sys.prefix, site.getuserbase()):
         root = Path(prefix)
         if (root / "include" / "oneapi" / "dnnl" / "dnnl.h").exists() and (root / "lib" / "libdnnl.so.3").exists():
@@ -107,7 +139,8 @@ def load(name: str) -> ctypes.CDLL | None:
         return None
     cc = compiler()
     if cc is None:
-        _reasons[name] = "no C compiler (cc, gcc or clang) on PATH"
+        _reasons[name] = no_compiler_reason()
+        _announce_no_compiler()
         return None
     try:
         candidates = flag_sets(name)
@@ -163,10 +196,20 @@ def _intact(library: Path) -> bool:
 @cache
 def _announce_build() -> None:
     """Say once per process why the first run pauses (several seconds of compiling)."""
-    # Jupyter paints stderr as an error: in a notebook the notice goes with the cell's output
-    stream = sys.stdout if type(sys.stderr).__module__.startswith("ipykernel") else sys.stderr
     print(f"cnnlab: compiling cnnlab's CPU kernels, once: they are kept in {cache_root() / 'native'}",
-          file=stream, flush=True)
+          file=_notice_stream(), flush=True)
+
+
+def _notice_stream():
+    # Jupyter paints stderr as an error: in a notebook a notice goes with the cell's output
+    return sys.stdout if type(sys.stderr).__module__.startswith("ipykernel") else sys.stderr
+
+
+@cache
+def _announce_no_compiler() -> None:
+    """Say once per process that training runs on torch's operators, and why."""
+    print(f"cnnlab: note: {no_compiler_reason()}; cnnlab uses torch's operators instead of its "
+          "CPU kernels (the same results, slower for small models)", file=_notice_stream(), flush=True)
 
 
 def _build(source: Path, target: Path, cc: str, flags: tuple[str, ...]) -> None:
