@@ -133,3 +133,11 @@ def test_list_and_info_with_a_copy_here(tmp_path, monkeypatch, capsys):
     assert "878/10" in row and "data/dataset_dollarstreet" in row
     assert main(["datasets", "info", "dollar_street"]) == 0
     assert "test classes:  day bed:" in capsys.readouterr().out
+
+
+def test_info_on_a_folder_of_npy_files(tmp_path, capsys):
+    folder = write_npy_folder(tmp_path / "mine", shape=(8, 8, 3), classes=2, train=6, test=4)
+    assert main(["datasets", "info", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"mine: folder of .npy files {folder}\n")
+    assert "train: 6   test: 4" in out and "train classes: 0: 3, 1: 3" in out

@@ -99,7 +99,8 @@ def info(args) -> int:
     label_mode = getattr(args, "label_mode", "fine")
     meta = api.dataset_meta(args.name, label_mode=label_mode)
     spec = target if isinstance(target, DatasetSpec) else None
-    print(f"{meta.name}: {spec.title if spec else f'image folder {target}'}")
+    kind = "folder of .npy files" if spec is None and npy_folder.find(target) else "image folder"
+    print(f"{meta.name}: {spec.title if spec else f'{kind} {target}'}")
     if spec:
         print(f"  homepage: {spec.homepage}")
     print(f"  input shape (H, W, C): {meta.input_shape}   classes: {meta.num_classes}")
