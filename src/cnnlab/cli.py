@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     le.add_argument("--quick", action="store_true", help="a few epochs on a 3,000-image subset (~1 minute)")
     le.add_argument("--out", default="runs/lesson", help="folder for the runs and index.html")
     le.add_argument("--seed", type=int, default=0)
+    le.add_argument("--threads", type=int, default=None,
+                    help="CPU threads for training (default: the cores not busy with other work)")
     le.add_argument("--overwrite", action="store_true", help="replace an existing lesson folder")
     le.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_train_commands(sub)  # train, evaluate, predict

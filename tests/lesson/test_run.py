@@ -1,5 +1,6 @@
 """`cnnlab lesson`: a quick run on small real-format data, its numbers, its page in a browser."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -144,3 +145,17 @@ def test_overwrite_replaces_a_lesson_only_once_the_new_page_is_written(tmp_path,
     assert (out / "index.html").read_text() == "new"
     assert sorted(p.name for p in out.iterdir()) == sorted([MARKER, "index.html"])
     assert [p.name for p in tmp_path.iterdir()] == ["lesson"]
+
+
+def test_lesson_threads_reach_every_run(tmp_path, capsys):
+    data = write_image_folder(tmp_path / "shapes", per_class=(12, 4))
+    out = tmp_path / "lesson"
+    assert main(["lesson", "--dataset", str(data), "--quick", "--epochs", "1", "--threads", "1", "--quiet",
+                 "--out", str(out)]) == 0
+    configs = sorted(out.glob("**/config.json"))
+    assert configs and all(json.loads(c.read_text())["threads"] == 1 for c in configs)
+    capsys.readouterr()
+    assert main(["lesson", "--quick", "--threads", "0", "--out", str(tmp_path / "other")]) == 2
+    assert capsys.readouterr().err == "cnnlab: error: threads=0 must be a positive integer\n"
+    assert not (tmp_path / "other").exists()
+    assert not list(data.glob("**/config.json"))  # the runs went to the lesson folder, not the data's

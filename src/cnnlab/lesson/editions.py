@@ -77,6 +77,7 @@ def run_dollar_street(
     models: dict | None = None,
     tuning: bool = True,
     seeds: int | None = None,
+    threads: int | None = None,
     say=print,
 ) -> LessonResult:
     """Answer the edition's questions, train its models on `dataset`, then (tuning) the dropout
@@ -86,7 +87,8 @@ def run_dollar_street(
     out = Path(out)
     models = models or DOLLAR_STREET_MODELS
     per_model = model_epochs(models, epochs=epochs, quick=quick)
-    settings = TrainSettings.from_dict({"epochs": max(per_model.values()), "seed": seed, "validation": "test"})
+    settings = TrainSettings.from_dict({"epochs": max(per_model.values()), "seed": seed, "validation": "test",
+                                        "threads": threads})
 
     q1, q2, depth, questions = dollar_street_questions()
     from cnnlab.models.summary import format_summary

@@ -71,12 +71,13 @@ def run_lesson(
     quiet: bool = False,
     models: dict[str, str] | None = None,
     fallback: bool = True,
+    threads: int | None = None,
     say=print,
 ) -> LessonResult:
     """Answer the page top to bottom, train, and write `<out>/index.html`."""
     out = Path(out)
     models = models or LESSON_MODELS
-    settings = lesson_settings(epochs=epochs, quick=quick, seed=seed)
+    settings = lesson_settings(epochs=epochs, quick=quick, seed=seed, threads=threads)
 
     say(f"Question 1. {answer_q1().question}")
     q1 = answer_q1()
@@ -113,11 +114,12 @@ def run_lesson(
     return result
 
 
-def lesson_settings(*, epochs: int | None = None, quick: bool = False, seed: int = 0):
+def lesson_settings(*, epochs: int | None = None, quick: bool = False, seed: int = 0,
+                    threads: int | None = None):
     """The training settings of the page's runs (checked: a bad value raises before any work)."""
     from cnnlab.settings import TrainSettings
 
-    values = {"epochs": 20, "seed": seed, **(QUICK if quick else {})}
+    values = {"epochs": 20, "seed": seed, "threads": threads, **(QUICK if quick else {})}
     if epochs is not None:
         values["epochs"] = epochs
     return TrainSettings.from_dict(values)
@@ -156,7 +158,8 @@ def _train_dataset(name, models, settings, out: Path, quiet, say, resize=None) -
     run_dirs = []
     for model in models:
         try:
-            code, path = train_run(model, data, settings, out=str(out / name), name=model, quiet=quiet,
+            # a folder dataset's runs go in <out>/<its base name>, never into the data folder
+            code, path = train_run(model, data, settings, out=str(out / Path(name).name), name=model, quiet=quiet,
                                    command=None)
         except CnnlabError as e:
             say(f"  {model} cannot train on {name}: {e}")
@@ -177,7 +180,8 @@ def main(args) -> int:
     from cnnlab.files import check_replaceable, folder_kind, replace_owned_folder
 
     out = Path(args.out)
-    lesson_settings(epochs=args.epochs, quick=args.quick, seed=args.seed)
+    threads = getattr(args, "threads", None)
+    lesson_settings(epochs=args.epochs, quick=args.quick, seed=args.seed, threads=threads)
     edition = getattr(args, "edition", "cifar")
     if edition == "dollar-street" and args.dataset and len(args.dataset) > 1:
         raise CnnlabError("--edition dollar-street trains on one dataset: give --dataset one folder, e.g. "
@@ -192,9 +196,10 @@ def main(args) -> int:
             from cnnlab.lesson.editions import DOLLAR_STREET, run_dollar_street
 
             run_dollar_street((args.dataset or [DOLLAR_STREET])[0], epochs=args.epochs, quick=args.quick,
-                              out=out, seed=args.seed, quiet=args.quiet, say=lambda text: print(text, flush=True))
+                              out=out, seed=args.seed, quiet=args.quiet, threads=threads,
+                              say=lambda text: print(text, flush=True))
         else:
             run_lesson(args.dataset or ["fashion_mnist"], epochs=args.epochs, quick=args.quick, out=out,
-                       seed=args.seed, quiet=args.quiet, say=lambda text: print(text, flush=True))
+                       seed=args.seed, quiet=args.quiet, threads=threads, say=lambda text: print(text, flush=True))
     sys.stdout.flush()
     return 0
