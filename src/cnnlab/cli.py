@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the lesson's edition: cifar (default) or dollar-street (Dollar Street 10, "
                          "--dataset data/dataset_dollarstreet)")
     le.add_argument("--epochs", type=int, default=None, help="epochs per model (default 20; 3 with --quick)")
-    le.add_argument("--quick", action="store_true", help="a few epochs on a 3,000-image subset (~1 minute)")
+    le.add_argument("--quick", action="store_true", help="3 epochs on a 3,000-image subset (about 20 s)")
     le.add_argument("--out", default="runs/lesson", help="folder for the runs and index.html")
     le.add_argument("--seed", type=int, default=0)
     le.add_argument("--threads", type=int, default=None,
