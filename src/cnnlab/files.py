@@ -24,7 +24,7 @@ from cnnlab.errors import CnnlabError
 MARKER = ".cnnlab-folder.json"  # {"kind": "lesson"}: written by cnnlab into folders it owns
 
 
-def atomic_write(path: str | Path, data: bytes | str) -> Path:
+def atomic_write(path: str | Path, data: bytes | memoryview | str) -> Path:
     """Write `data` to `path` through a temp file in the same folder, fsync, then rename."""
     path = Path(path)
     raw = data.encode("utf-8") if isinstance(data, str) else data

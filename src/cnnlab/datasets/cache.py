@@ -5,6 +5,7 @@ decoded arrays kept as .npy next to the sources so the next load is near-instant
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from pathlib import Path
@@ -137,17 +138,16 @@ def array_digest(array: np.ndarray) -> str:
 
 
 def save_decoded(name: str, arrays: dict[str, np.ndarray], provenance: dict) -> None:
-    """Write arrays as .npy (temp name + rename each), then the manifest that vouches for them."""
+    """Write arrays as .npy (each atomically), then the manifest that vouches for them."""
     folder = decoded_dir(name)
     folder.mkdir(parents=True, exist_ok=True)
     manifest_path = folder / "manifest.json"
     manifest_path.unlink(missing_ok=True)  # nothing is trusted while the arrays change
     entries = {}
     for key, array in arrays.items():
-        tmp = folder / f".{key}.{os.getpid()}.tmp.npy"
-        np.save(tmp, np.ascontiguousarray(array), allow_pickle=False)
-        final = folder / f"{key}.npy"
-        os.replace(tmp, final)
+        buffer = io.BytesIO()
+        np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+        final = atomic_write(folder / f"{key}.npy", buffer.getbuffer())
         entries[key] = {"shape": list(array.shape), "dtype": array.dtype.str, "bytes": final.stat().st_size,
                         "sha256": array_digest(array)}
     atomic_write(manifest_path, json.dumps({"version": DECODED_VERSION, "arrays": entries, **provenance}, indent=1))
