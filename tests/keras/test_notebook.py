@@ -1,7 +1,8 @@
 """A real Jupyter kernel runs the lesson's notebook cells with `from cnnlab import keras`.
 
-The cells are the lesson's code with the import changed; the data cell loads scikit-learn's
-embedded digits (no network) instead of a download, and the model fits 8x8 images.
+The cells are the lesson's code with the import changed, from the notebook the docs render
+(docs/notebooks/lesson-on-cnnlab.ipynb); the data cell loads scikit-learn's embedded digits
+(no network) instead of a download, and the model fits 8x8 images.
 """
 
 from __future__ import annotations
@@ -9,75 +10,25 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
-CELLS = [
-    "from cnnlab import keras\nimport numpy as np",
-    # the lesson downloads its data here; the test uses the embedded digits
-    "import cnnlab\n(train_images, train_labels), (test_images, test_labels) = cnnlab.load_dataset('digits')\n"
-    "train_images = train_images / 255.0\ntest_images = test_images / 255.0\ntrain_images.shape",
-    "keras.utils.set_random_seed(2)\n"
-    "inputs = keras.Input(shape=(8, 8, 1))\n"
-    "x = keras.layers.Conv2D(16, (3, 3), activation='relu')(inputs)\n"
-    "x = keras.layers.MaxPooling2D((2, 2))(x)\n"
-    "x = keras.layers.Flatten()(x)\n"
-    "x = keras.layers.Dense(32, activation='relu')(x)\n"
-    "outputs = keras.layers.Dense(10)(x)\n"
-    "model = keras.Model(inputs=inputs, outputs=outputs, name='digits_model_small')\n"
-    "model.summary()",
-    "model.compile(optimizer='adam',\n"
-    "              loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),\n"
-    "              metrics=['accuracy'])\n"
-    "history = model.fit(train_images, train_labels, epochs=3,\n"
-    "                    validation_data=(test_images, test_labels))",
-    "history.history.keys()",
-    "def create_nn_with_dropout(dropout_rate):\n"
-    "    inputs = keras.Input(shape=(8, 8, 1))\n"
-    "    x = keras.layers.Conv2D(16, (3, 3), activation='relu')(inputs)\n"
-    "    x = keras.layers.MaxPooling2D((2, 2))(x)\n"
-    "    x = keras.layers.Dropout(dropout_rate)(x)\n"
-    "    x = keras.layers.Flatten()(x)\n"
-    "    outputs = keras.layers.Dense(10)(x)\n"
-    "    return keras.Model(inputs=inputs, outputs=outputs, name='dropout_model')\n"
-    "model_dropout = create_nn_with_dropout(0.2)\n"
-    "model_dropout.summary()",
-    "model_dropout.compile(optimizer='adam',\n"
-    "                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),\n"
-    "                      metrics=['accuracy'])\n"
-    "early = keras.callbacks.EarlyStopping(monitor='val_loss', patience=2)\n"
-    "history = model_dropout.fit(train_images, train_labels, epochs=4, verbose=2,\n"
-    "                            validation_data=(test_images, test_labels), callbacks=[early])",
-    "test_loss, test_acc = model_dropout.evaluate(test_images, test_labels, verbose=2)\nprint(round(test_acc, 2))",
-    "predictions = model_dropout.predict(test_images)\npredictions.shape",
-    "model_dropout.save('digits_model.cnnlab')\n"
-    "loaded = keras.models.load_model('digits_model.cnnlab')\n"
-    "np.array_equal(loaded.predict(test_images, verbose=0), predictions)",
-    "from cnnlab import keras_tuner\n"
-    "def build_model(hp):\n"
-    "    n_conv_layer = hp.Int('n_conv_layer', min_value=1, max_value=2, step=1)\n"
-    "    inputs = keras.Input(shape=(8, 8, 1))\n"
-    "    x = inputs\n"
-    "    for i in range(n_conv_layer):\n"
-    "        x = keras.layers.Conv2D(8, (3, 3), padding='same', activation='relu')(x)\n"
-    "    outputs = keras.layers.Dense(10)(keras.layers.Flatten()(x))\n"
-    "    model = keras.Model(inputs=inputs, outputs=outputs)\n"
-    "    model.compile(optimizer='adam', metrics=['accuracy'],\n"
-    "                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))\n"
-    "    return model\n"
-    "tuner = keras_tuner.GridSearch(build_model, objective='val_loss')\n"
-    "tuner.search(train_images, train_labels, epochs=2, validation_data=(test_images, test_labels))",
-    "tuner.results_summary()",
-]
+NOTEBOOK = Path(__file__).parents[2] / "docs" / "notebooks" / "lesson-on-cnnlab.ipynb"  # shown in the docs
+
+
+def lesson_cells() -> list[str]:
+    """The code cells of the notebook the docs show (its outputs there come from execute.py)."""
+    return [cell.source for cell in nbformat.read(NOTEBOOK, as_version=4).cells if cell.cell_type == "code"]
 
 
 def test_the_lessons_cells_run_in_a_jupyter_kernel(tmp_path, monkeypatch):
     monkeypatch.setenv("CNNLAB_OFFLINE", "1")
     monkeypatch.setenv("CNNLAB_HOME", str(tmp_path / "home"))  # a first run: kernels compile here
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in lesson_cells()])
     client = nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
                                      resources={"metadata": {"path": str(tmp_path)}})
     client.execute()
