@@ -20,6 +20,7 @@ from cnnlab.rundir import check_run_name
 from cnnlab.settings import TrainSettings, flag_names, setting_flags
 from cnnlab.sweeps.grid import SweepError, parse_set
 from cnnlab.sweeps.jobs import INTERRUPTED, LOGS, Outcome, remember_dataset
+from cnnlab.sweeps.model_code import model_code
 from cnnlab.sweeps.plan import SWEEP_FILE, Sweep, now
 from cnnlab.sweeps.runner import clear_unfinished, run_jobs
 from cnnlab.sweeps.summary import (
@@ -51,8 +52,10 @@ def sweep(args) -> int:
         settings = TrainSettings.from_sources(args.config, setting_flags(args, sweep=True))
         sets = [parse_set(text) for text in args.set or []]
         data = open_dataset(args.dataset)
-        spec = resolve_model(args.model, data)
-        name = args.name or _default_name(spec.name, data.name, [n for n, _ in sets])
+        names = [n for n, _ in sets]
+        code = model_code(args.model, names, data.input_shape, data.num_classes)
+        spec = code or resolve_model(args.model, data)
+        name = args.name or _default_name(spec.name, data.name, code.axis_names(names) if code else names)
         check_run_name(name)
         seeds = 1 if args.seeds is None else args.seeds
         plan = Sweep.create(Path(args.out) / name, args.model, spec, data.name, settings, sets,

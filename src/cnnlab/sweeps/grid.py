@@ -17,11 +17,14 @@ from __future__ import annotations
 import ast
 import dataclasses
 import itertools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cnnlab.errors import CnnlabError
 from cnnlab.models.layers import LAYER_ARGS, Layer, ModelError, ModelSpec, make_layer
 from cnnlab.settings import ConfigError, TrainSettings
+
+if TYPE_CHECKING:
+    from cnnlab.sweeps.model_code import ModelCode
 
 # Settings a sweep owns: seeds come from --seeds, threads from --workers.
 NOT_SWEPT = {
@@ -41,14 +44,17 @@ class Axis:
 
     name: str
     values: tuple[Any, ...]
-    arg: str  # the setting or layer argument changed
+    arg: str  # the setting, layer argument, function parameter or hyperparameter changed
     layers: tuple[str, ...] = ()  # layer names changed; empty for a training setting
+    code: str = ""  # the model code's function the value is passed to, e.g. build_model(hp)
 
     @property
     def is_setting(self) -> bool:
-        return not self.layers
+        return not self.layers and not self.code
 
     def describes(self) -> str:
+        if self.code:
+            return f"{self.arg} of {self.code}"
         if self.is_setting:
             return f"training setting {self.arg}"
         return f"{self.arg} of {', '.join(self.layers)}"
@@ -135,24 +141,35 @@ def _jsonable(value: Any) -> Any:
 # --- what a name changes ------------------------------------------------------------------
 
 
-def resolve_axis(name: str, values: tuple[Any, ...], spec: ModelSpec, settings: TrainSettings) -> Axis:
-    """The Axis for `--set name=values` on this model; every value is checked."""
+def resolve_axis(name: str, values: tuple[Any, ...], spec: ModelSpec | list[ModelSpec],
+                 settings: TrainSettings) -> Axis:
+    """The Axis for `--set name=values` on this model (or each of a code sweep's models); every
+    value is checked."""
+    specs = spec if isinstance(spec, list) else [spec]
     if name in NOT_SWEPT:
         raise SweepError(f"--set {name}: {NOT_SWEPT[name]}")
     if name in SETTING_NAMES:
         axis = Axis(name, values, name)
     else:
-        arg, layers = _layer_target(name, spec)
-        axis = Axis(name, values, arg, tuple(layer.name for layer in layers))
+        targets = [_layer_target(name, s) for s in specs]
+        layers = dict.fromkeys(layer.name for _, found in targets for layer in found)
+        axis = Axis(name, values, targets[0][0], tuple(layers))
     for value in values:  # every value must be one the setting or the layer accepts
         try:
             if axis.is_setting:
                 apply_settings(settings, [(axis, value)])
-            else:
-                apply_model(spec, [(axis, value)])
+            for s in specs if axis.layers else []:
+                apply_model(s, [(_on_model(axis, s), value)])
         except (ConfigError, ModelError) as e:
             raise SweepError(f"--set {name}={value_text(value)}: {e}") from None
     return axis
+
+
+def _on_model(axis: Axis, spec: ModelSpec) -> Axis:
+    """A layer axis aimed at this model's own layers (a code sweep's models differ in layers)."""
+    if not axis.layers:
+        return axis
+    return dataclasses.replace(axis, layers=tuple(layer.name for layer in _layer_target(axis.name, spec)[1]))
 
 
 def _layer_target(name: str, spec: ModelSpec) -> tuple[str, list[Layer]]:
@@ -208,7 +225,7 @@ def apply_model(spec: ModelSpec, assignment: list[tuple[Axis, Any]]) -> ModelSpe
     """A copy of `spec` with the layer arguments of `assignment` set (each layer re-checked)."""
     layers = list(spec.layers)
     for axis, value in assignment:
-        if axis.is_setting:
+        if not axis.layers:
             continue
         for i, layer in enumerate(layers):
             if layer.name in axis.layers:
@@ -225,6 +242,31 @@ def _with_arg(layer: Layer, arg: str, value: Any) -> Layer:
     return changed
 
 
+def resolve_axes(sets: list[tuple[str, tuple[Any, ...]]], model: ModelSpec | ModelCode,
+                 settings: TrainSettings) -> tuple[list[Axis], dict[tuple, ModelSpec]]:
+    """The axes of the --set's on this model, and for model code the model of each combination
+    of its code axes' values (empty for a plain model)."""
+    names = [name for name, _ in sets]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise SweepError(f"--set {name} is given twice; list all its values in one --set")
+    if isinstance(model, ModelSpec):
+        return [resolve_axis(name, values, model, settings) for name, values in sets], {}
+    code_axes, models = model.axes_and_models(sets)
+    specs = list(models.values())
+    for name, values in sets:  # each model of the code on its own, so a message names its values
+        for combo, spec in models.items() if name not in {axis.name for axis in code_axes} else ():
+            try:
+                resolve_axis(name, values, spec, settings)
+            except SweepError as e:
+                shown = ",".join(f"{axis.name}={value_text(v)}" for axis, v in zip(code_axes, combo))
+                raise SweepError(f"{e} (the model of {shown})") from None
+    by_name = {axis.name: axis for axis in code_axes}
+    axes = [by_name.pop(name) if name in by_name else resolve_axis(name, values, specs, settings)
+            for name, values in sets]
+    return list(by_name.values()) + axes, models
+
+
 # --- the grid --------------------------------------------------------------------------------
 
 
@@ -234,9 +276,20 @@ def grid_points(axes: list[Axis], seeds: list[int]) -> list[Point]:
     return [Point(tuple(combo), seed) for combo in combos for seed in seeds]
 
 
-def point_config(point: Point, axes: list[Axis], spec: ModelSpec, settings: TrainSettings):
-    """(ModelSpec, TrainSettings) of one grid point, the seed included."""
+def point_config(point: Point, axes: list[Axis], spec: ModelSpec, settings: TrainSettings,
+                 models: dict[tuple, ModelSpec] | None = None):
+    """(ModelSpec, TrainSettings) of one grid point, the seed included. A code sweep's `models`
+    give the model of each combination of its code axes' values."""
     by_name = {axis.name: axis for axis in axes}
     assignment = [(by_name[name], value) for name, value in point.values]
     run_settings = dataclasses.replace(apply_settings(settings, assignment), seed=point.seed)
+    if models:
+        spec = models[code_key(point.values, axes)]
+        assignment = [(_on_model(axis, spec), value) for axis, value in assignment]
     return apply_model(spec, assignment), run_settings
+
+
+def code_key(values: tuple[tuple[str, Any], ...], axes: list[Axis]) -> tuple:
+    """The values of the code axes: which of a code sweep's models a point trains."""
+    code = {axis.name for axis in axes if axis.code}
+    return tuple(value for name, value in values if name in code)

@@ -20,17 +20,20 @@ import dataclasses
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cnnlab.models.layers import ModelSpec
 from cnnlab.settings import TrainSettings
-from cnnlab.sweeps.grid import Axis, Point, SweepError, grid_points, point_config, resolve_axis
+from cnnlab.sweeps.grid import Axis, Point, SweepError, grid_points, point_config, resolve_axes
 from cnnlab.sweeps.jobs import Job
+
+if TYPE_CHECKING:
+    from cnnlab.sweeps.model_code import ModelCode
 
 FORMAT = "cnnlab-sweep-1"
 SWEEP_FILE = "sweep.json"
 # what must agree for a second run of a sweep to continue the first
-IDENTITY = ("model", "dataset", "settings", "axes", "seeds")
+IDENTITY = ("model", "code", "dataset", "settings", "axes", "seeds")
 
 
 @dataclasses.dataclass
@@ -43,24 +46,25 @@ class Sweep:
     axes: list[Axis]
     seeds: list[int]
     metric: str = "val_loss"
+    code: ModelCode | None = None  # model code whose arguments or hyperparameters are axes
+    models: dict[tuple, ModelSpec] = dataclasses.field(default_factory=dict)  # code axes' values -> model
 
     @classmethod
     def create(cls, path, model_ref, spec, dataset, settings, sets, seeds, metric) -> Sweep:
-        """Check the grid (names and every value) against the model and settings."""
+        """Check the grid (names and every value) against the model and settings. `spec` is a
+        ModelSpec, or ModelCode whose models each code axis combination builds."""
+        code = None if isinstance(spec, ModelSpec) else spec
         if seeds < 1:
             raise SweepError(f"--seeds {seeds}: a sweep needs at least one seed per setting")
-        if not sets:
+        if not sets and not (code and code.function.tuner):
             raise SweepError("a sweep needs at least one --set NAME=VALUE,..., e.g. --set dropout=0.1,0.3,0.5")
         if settings.validation == "split" and settings.validation_split == 0:
             raise SweepError("a sweep compares validation metrics; keep --validation-split above 0 "
                              "(or --validation test)")
-        axes: list[Axis] = []
-        for name, values in sets:
-            if any(axis.name == name for axis in axes):
-                raise SweepError(f"--set {name} is given twice; list all its values in one --set")
-            axes.append(resolve_axis(name, values, spec, settings))
+        axes, models = resolve_axes(sets, spec, settings)
         _no_overlap(axes)
-        return cls(Path(path), model_ref, spec, dataset, settings, axes, list(range(seeds)), metric)
+        base = next(iter(models.values())) if models else spec
+        return cls(Path(path), model_ref, base, dataset, settings, axes, list(range(seeds)), metric, code, models)
 
     # --- the grid ---------------------------------------------------------------------------
     def points(self) -> list[Point]:
@@ -74,7 +78,7 @@ class Sweep:
         return list(seen.items())
 
     def config(self, point: Point) -> tuple[ModelSpec, TrainSettings]:
-        return point_config(point, self.axes, self.spec, self.settings)
+        return point_config(point, self.axes, self.spec, self.settings, self.models)
 
     def job(self, point: Point, threads: int) -> Job:
         spec, settings = self.config(point)
@@ -87,6 +91,7 @@ class Sweep:
             "format": FORMAT,
             "model_ref": self.model_ref,
             "model": self.spec.to_dict(),
+            **({"code": self.code.to_dict()} if self.code else {}),
             "dataset": self.dataset,
             "settings": self.settings.to_dict(),
             "axes": [axis.to_dict() for axis in self.axes],
@@ -113,6 +118,10 @@ class Sweep:
             raise SweepError(f"{path / SWEEP_FILE} is not a {FORMAT} file")
         settings = TrainSettings.from_dict(data["settings"])
         spec = ModelSpec.from_dict(data["model"])
+        if data.get("code"):
+            from cnnlab.sweeps.model_code import ModelCode
+
+            spec = ModelCode.from_dict(data["code"], spec.input_shape)
         sets = [(a["name"], tuple(_from_json(v) for v in a["values"])) for a in data["axes"]]
         sweep = cls.create(path, data["model_ref"], spec, data["dataset"], settings, sets,
                            len(data["seeds"]), data.get("metric", "val_loss"))
@@ -120,7 +129,7 @@ class Sweep:
 
     def same_grid(self, stored: dict[str, Any]) -> bool:
         mine = self.to_dict()
-        return all(json.dumps(mine[key], sort_keys=True) == json.dumps(stored.get(key), sort_keys=True)
+        return all(json.dumps(mine.get(key), sort_keys=True) == json.dumps(stored.get(key), sort_keys=True)
                    for key in IDENTITY)
 
 

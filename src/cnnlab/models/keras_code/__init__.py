@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 from cnnlab.models.keras_code.evaluate import Unknown
@@ -38,7 +39,7 @@ from cnnlab.models.keras_code.text import clean_chars, clean_lines, statements
 from cnnlab.models.keras_code.tuner import Declared, TunerHP, grid_trials, uses_hp
 from cnnlab.models.layers import ModelError, ModelSpec
 
-__all__ = ["only_model", "parse_model", "parse_models"]
+__all__ = ["CodeFunction", "call_model", "code_functions", "only_model", "parse_model", "parse_models", "tuner_grid"]
 
 
 def parse_model(text: str, source: str = "<stdin>", name: str | None = None) -> ModelSpec:
@@ -118,6 +119,11 @@ def _follow(tree: ast.Module, name: str | None, call: str | None) -> list[tuple[
         built = program.call_text(call)
     elif not built:
         built = _uncalled(program)
+    return _specs(built, name)
+
+
+def _specs(built: list[Built], name: str | None) -> list[tuple[str, ModelSpec]]:
+    """(label, spec) of each model built, named as Keras names them in each session."""
     counters: dict[tuple[int, str], int] = {}
     out = []
     for b in built:
@@ -185,3 +191,99 @@ def _grid(program: Program, fn: UserFunction) -> list[Built]:
 
     grid_trials(space, run_trial)
     return program.built[start:]
+
+
+# --- what a sweep varies: a model function's parameters, or Keras Tuner's hyperparameters -------
+
+
+@dataclass(frozen=True)
+class CodeFunction:
+    """A model-building function the code defines at its top level."""
+
+    name: str
+    signature: str  # `create_nn(nodes1=100, nodes2=50)`
+    params: tuple[tuple[str, bool], ...]  # (parameter, has a default), those a call can name
+    tuner: bool  # Keras Tuner's `build_model(hp)`
+    called: bool  # the code itself calls it
+
+
+def code_functions(text: str, source: str = "<stdin>") -> list[CodeFunction]:
+    """The model-building functions of Keras code, in order; [] for a layer file, TOML or JSON."""
+    program = _program(text, source)
+    if program is None:
+        return []
+    out = []
+    for fn in program.functions():
+        if fn.node.name not in program.builders:
+            continue
+        a = fn.node.args
+        first_default = len(a.args) - len(fn.defaults)
+        params = [(p.arg, i >= first_default) for i, p in enumerate(a.args)]
+        params += [(p.arg, d is not NO_DEFAULT) for p, d in zip(a.kwonlyargs, fn.kw_defaults)]
+        out.append(CodeFunction(fn.node.name, signature(fn), tuple(params), uses_hp(fn.node), id(fn) in program.called))
+    return out
+
+
+def call_model(text: str, source: str, function: str, kwargs: dict[str, Any]) -> ModelSpec:
+    """The model `function(**kwargs)` builds, read after the code's own top level (never run)."""
+    program = _program(text, source)
+    fn = program.scope.vars.get(function) if program is not None else None
+    if not isinstance(fn, UserFunction):
+        raise ModelError(f"{source}: the code defines no function {function}")
+    start = len(program.built)
+    try:
+        program.line = fn.node.lineno
+        program.call_user(fn, [], kwargs)
+    except ModelError as err:
+        raise ModelError(f"{source}: {err}") from None
+    built = program.built[start:]
+    if len(built) != 1:
+        raise ModelError(f"{source}: {signature(fn)} builds {len(built)} models; a sweep needs one")
+    return _specs(built, None)[0][1]
+
+
+def tuner_grid(text: str, source: str = "<stdin>") -> tuple[list[tuple[str, list[Any]]], list[tuple[dict[str, Any], ModelSpec]]]:
+    """Keras Tuner's `build_model(hp)`: its hyperparameters with their values in grid order, and
+    each combination's (values, model) in GridSearch's order."""
+    program = _program(text, source)
+    tuned = [f for f in program.functions() if uses_hp(f.node)] if program is not None else []
+    if len(tuned) != 1:
+        raise ModelError(f"{source}: the code defines {len(tuned)} Keras Tuner functions (def f(hp)); keep one")
+    space: list[Declared] = []
+    trials: list[tuple[dict[str, Any], ModelSpec]] = []
+
+    def run_trial(values: dict[str, Any]) -> None:
+        made = len(program.built)
+        hp = TunerHP(space, values)
+        program.call_user(tuned[0], [hp], {})
+        built = program.built[made:]
+        if len(built) != 1:
+            raise ModelError(f"{tuned[0].node.name}(hp) builds {len(built)} models in one trial; it should return one")
+        trials.append((dict(hp.used), _specs(built, None)[0][1]))
+
+    try:
+        grid_trials(space, run_trial)
+    except ModelError as err:
+        raise ModelError(f"{source}: {err}") from None
+    return [(d.name, d.grid()) for d in space], trials
+
+
+def _program(text: str, source: str) -> Program | None:
+    """The code followed through its top level, or None when it defines no function."""
+    text = clean_chars(text)
+    if "\x00" in text or text.lstrip().startswith("{") or looks_like_toml(text):
+        return None
+    try:
+        tree = ast.parse(clean_lines(text))
+    except (SyntaxError, ValueError):
+        return None
+    if not any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) for n in tree.body):
+        return None
+    program = Program(tree)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)
+            program.run()
+    except ModelError as err:
+        raise ModelError(f"{source}: {err}") from None
+    return program

@@ -1,0 +1,174 @@
+"""`cnnlab sweep FILE` on model code: Keras Tuner's build_model(hp) as the grid, a model
+function's parameters as --set axes; the code is read, never run."""
+
+import json
+import statistics
+
+import pytest
+from helpers.sweeps import FAST
+
+from cnnlab.models.keras_code import parse_models
+from cnnlab.settings import TrainSettings
+from cnnlab.sweeps.grid import SweepError
+from cnnlab.sweeps.model_code import model_code
+from cnnlab.sweeps.plan import Sweep
+
+# the lesson's hyperparameter code, sized for digits' 8x8 images; the first lines would write
+# files if anything ran them
+CREATE_NN_WITH_HP = """\
+import os
+open("executed.txt", "w").write("the code ran")
+os.system("touch executed_too.txt")
+
+def create_nn_with_hp(dropout_rate, n_layers):
+    inputs = keras.Input(shape=train_images.shape[1:])
+    x = inputs
+    for layer in range(n_layers):
+        x = keras.layers.Conv2D(4, (3, 3), activation='relu')(x)
+    x = keras.layers.Dropout(dropout_rate)(x)
+    x = keras.layers.Flatten()(x)
+    outputs = keras.layers.Dense(10)(x)
+    model = keras.Model(inputs=inputs, outputs=outputs, name="small_model")
+    return model
+"""
+BUILD_MODEL = CREATE_NN_WITH_HP + """
+def build_model(hp):
+    n_layers = hp.Int("n_layers", min_value=1, max_value=2, step=1)
+    dropout_rate = hp.Float("dropout_rate", min_value=0.2, max_value=0.5, step=0.3)
+    return create_nn_with_hp(dropout_rate, n_layers)
+
+tuner = keras_tuner.GridSearch(build_model, objective='val_loss')
+tuner.search(train_images, train_labels, epochs=20)
+"""
+GRID = [(1, 0.2), (1, 0.5), (2, 0.2), (2, 0.5)]  # Keras Tuner's order: the last declared fastest
+
+
+@pytest.fixture
+def code(workdir):
+    (workdir / "tuner.py").write_text(BUILD_MODEL)
+    (workdir / "function.py").write_text(CREATE_NN_WITH_HP)
+    yield workdir
+    assert not list(workdir.glob("executed*"))  # read, never run
+
+
+def check_run(run, n_layers, rate, seed):
+    config = json.loads((run / "config.json").read_text())
+    assert config["status"] == "finished" and config["seed"] == seed
+    kinds = [layer["kind"] for layer in config["model"]["layers"]]
+    assert kinds == ["Conv2D"] * n_layers + ["Dropout", "Flatten", "Dense"]
+    assert config["model"]["layers"][n_layers]["rate"] == rate
+    return float((run / "history.csv").read_text().splitlines()[-1].split(",")[3])
+
+
+def test_build_model_hp_is_the_grid_with_mean_and_std_over_seeds(code, cli):
+    names = [f"n_layers={n},dropout_rate={r},seed={s}" for n, r in GRID for s in (0, 1)]
+    # the reader's own expansion of build_model(hp) has the same order
+    labels = [label for label, _ in parse_models(BUILD_MODEL)]
+    assert labels == [f"build_model(hp) with n_layers={n}, dropout_rate={r!r}" for n, r in GRID]
+
+    code_, out, err = cli("sweep", "tuner.py", "--dataset", "digits", "--seeds", "2", "--name", "t", *FAST)
+    assert code_ == 0, err
+    sweep = code / "runs" / "t"
+    stored = json.loads((sweep / "sweep.json").read_text())
+    assert stored["axes"] == [
+        {"name": "n_layers", "values": [1, 2], "changes": "n_layers of build_model(hp)"},
+        {"name": "dropout_rate", "values": [0.2, 0.5], "changes": "dropout_rate of build_model(hp)"},
+    ]
+    assert [r["name"] for r in stored["runs"]] == names
+    assert stored["code"] == {"source": "tuner.py", "function": "build_model", "text": BUILD_MODEL}
+    assert [line.split()[1] for line in out.splitlines() if line.startswith("[")] == names
+    losses = {name: check_run(sweep / name, int(name[9]), float(name[24:27]), int(name[-1])) for name in names}
+    for n, r in GRID:  # one row per setting: mean ± std of its two seeds
+        setting = f"n_layers={n},dropout_rate={r}"
+        pair = [losses[f"{setting},seed={s}"] for s in (0, 1)]
+        row = next(line for line in out.splitlines() if line.startswith(setting + " "))
+        assert row.split()[1] == "2" and f"{statistics.mean(pair):.4f} ± {statistics.stdev(pair):.4f}" in row
+    best = min(GRID, key=lambda g: statistics.mean(losses[f"n_layers={g[0]},dropout_rate={g[1]},seed={s}"]
+                                                   for s in (0, 1)))
+    assert f"Best setting: n_layers={best[0]},dropout_rate={best[1]}," in out
+    assert "n_layers of build_model(hp)" in (sweep / "index.html").read_text()
+
+    code_, out, err = cli("sweep", "--resume", "runs/t")  # its stored code gives the same grid
+    assert code_ == 0, err
+    assert "(8 finished before, 0 to run)" in out.splitlines()[0]
+
+
+def test_set_names_of_a_function_s_parameters_vary_its_call(code, cli):
+    code_, out, err = cli("sweep", "function.py", "--dataset", "digits", "--set", "n_layers=1,2",
+                          "--set", "dropout_rate=0.2,0.5", "--set", "lr=1e-3,3e-3", "--name", "f", *FAST[:2])
+    assert code_ == 0, err
+    sweep = code / "runs" / "f"
+    stored = json.loads((sweep / "sweep.json").read_text())
+    changes = "create_nn_with_hp(dropout_rate, n_layers)"
+    assert [a["changes"] for a in stored["axes"]] == [f"n_layers of {changes}", f"dropout_rate of {changes}",
+                                                      "training setting lr"]
+    for n, r in GRID:
+        for lr in (0.001, 0.003):
+            run = sweep / f"n_layers={n},dropout_rate={r},lr={lr:g},seed=0"
+            check_run(run, n, r, 0)
+            assert json.loads((run / "config.json").read_text())["settings"]["lr"] == lr
+    assert "Best setting: n_layers=" in out
+
+
+def test_hyperparameters_and_parameters_combine_with_other_axes(code):
+    def create(ref, sets):
+        return Sweep.create(code / "s", ref, model_code(ref, [n for n, _ in sets], (8, 8, 1), 10), "digits",
+                            TrainSettings(), sets, 1, "val_loss")
+
+    # a --set of a hyperparameter keeps some of its values (0.5 as printed names the grid's float)
+    tuned = create("tuner.py", [("dropout_rate", (0.5,)), ("conv2d.filters", (2, 8))])
+    assert [p.name for p in tuned.points()] == [
+        f"n_layers={n},dropout_rate=0.5,conv2d.filters={f},seed=0" for n in (1, 2) for f in (2, 8)]
+    spec, _ = tuned.config(tuned.points()[3])
+    assert [layer.args.get("filters") for layer in spec.layers[:2]] == [8, 4]
+    assert spec.layers[2].args["rate"] == 0.5 and spec.input_shape == (8, 8, 1)
+    # dropout= sets every model's Dropout, whatever layers each combination has
+    called = create("function.py", [("n_layers", (1, 2)), ("dropout", (0.1,)), ("dropout_rate", (0.3,))])
+    assert [called.config(p)[0].layers[p.values[0][1]].args["rate"] for p in called.points()] == [0.1, 0.1]
+    assert not (code / "s").exists()
+
+
+def test_other_files_keep_today_s_meaning(code):
+    (code / "tiny_code.py").write_text(
+        "model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])\n")
+    assert model_code("tiny.txt", ["dropout"]) is None
+    assert model_code("cifar_model", ["dropout"]) is None
+    assert model_code("tiny_code.py", ["units"]) is None
+    assert model_code("function.py", ["lr"]) is None  # no parameter of it is swept
+
+
+@pytest.mark.parametrize("args, message", [
+    (["function.py", "--set", "n_layers=1,2"],
+     "function.py: create_nn_with_hp(dropout_rate, n_layers) has no default for dropout_rate; sweep it too "
+     "(--set dropout_rate=V1,V2,...) or give it a default in the code"),
+    (["function.py", "--set", "n_layers=1,9", "--set", "dropout_rate=0.2"],
+     "--set n_layers=9,dropout_rate=0.2: line 9: conv2d_3 (Conv2D): the 3x3 kernel is larger than its 2x2 input"),
+    (["function.py", "--set", "n_layers=1", "--set", "dropout_rate=0.2,high"],
+     "--set n_layers=1,dropout_rate=high: line 10: Dropout: rate='high' should be a number in [0, 1)"),
+    (["tuner.py", "--set", "n_layers=3"],
+     "--set n_layers=3: build_model(hp) gives n_layers the values 1, 2; pick some of those or change them in the code"),
+    (["tuner.py", "--set", "colour=1,2"], "--set colour: no training setting or layer argument is called 'colour'"),
+    (["tuner.py", "--set", "conv2d_1.filters=2"],
+     "--set conv2d_1.filters: model 'small_model' has no layer 'conv2d_1'; its layers are conv2d, dropout, "
+     "flatten, dense (the model of n_layers=1,dropout_rate=0.2)"),
+])
+def test_bad_points_are_one_message_exit_2_and_nothing_written(code, cli, args, message):
+    code_, out, err = cli("sweep", *args, "--dataset", "digits", *FAST)
+    assert code_ == 2
+    assert err.startswith(f"cnnlab: error: {message}") and err.count("\n") == 1
+    assert not (code / "runs").exists()
+
+
+def test_a_tuner_function_needs_a_hyperparameter(code):
+    (code / "empty.py").write_text("def build_model(hp):\n    hp.Fixed('a', 1)\n"
+                                   "    return keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(10)])\n")
+    model = model_code("empty.py", [], (8, 8, 1), 10)
+    assert model is not None and model.function.tuner
+    sweep = Sweep.create(code / "s", "empty.py", model, "digits", TrainSettings(), [], 1, "val_loss")
+    assert [p.name for p in sweep.points()] == ["a=1,seed=0"]
+    (code / "none.py").write_text("def build_model(hp):\n    if False:\n        hp.Int('a', 1, 2)\n"
+                                  "    return keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(10)])\n")
+    with pytest.raises(SweepError) as e:
+        Sweep.create(code / "s", "none.py", model_code("none.py", []), "digits", TrainSettings(), [], 1, "val_loss")
+    assert str(e.value) == ("none.py: build_model(hp) declares no hyperparameters (hp.Int, hp.Float, hp.Choice, "
+                            "hp.Boolean); a sweep of it needs some")
