@@ -48,7 +48,9 @@ def test_params_conv_with_input_gives_output_shape(capsys):
          "cnnlab: error: the 3x3 kernel is larger than the 2x2 input; use padding='same' or a smaller kernel\n"),
         (["summary", "no_such_model"],
          "cnnlab: error: unknown model 'no_such_model': not a preset (dense100, conv100, dense_only, "
-         "cifar_model_small, cifar_model, cifar_model_dropout, mnist_convnet) and no such file\n"),
+         "cifar_model_small, cifar_model, cifar_model_dropout, mnist_convnet, dollar_street_model_small, "
+         "dollar_street_model, dollar_street_dense, dollar_street_model_extra, dollar_street_model_dropout) "
+         "and no such file\n"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):

@@ -234,9 +234,9 @@ def _progress_bar(verbose) -> ProgressBar | None:
 
 def _fit_data(data, validation_data, config: TrainSettings) -> tuple[Arrays, Arrays | None]:
     """(training, validation) arrays as the settings choose them, like `cnnlab train`'s splits."""
-    split = isinstance(data, (tuple, list)) and len(data) == 2 and isinstance(data[0], (tuple, list))
     if not isinstance(data, (tuple, list)) or len(data) != 2:
         raise DataError("data must be (x, y), or load_dataset's ((x_train, y_train), (x_test, y_test))")
+    split = isinstance(data[0], tuple) and len(data[0]) == 2  # load_dataset's pair of pairs
     x, y = data[0] if split else data
     train = api_arrays(x, y, "training")
     if config.train_subset is not None:
