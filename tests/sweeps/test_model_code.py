@@ -134,13 +134,17 @@ def test_other_files_keep_today_s_meaning(code):
     assert model_code("tiny.txt", ["dropout"]) is None
     assert model_code("cifar_model", ["dropout"]) is None
     assert model_code("tiny_code.py", ["units"]) is None
-    assert model_code("function.py", ["lr"]) is None  # no parameter of it is swept
+    (code / "called.py").write_text(CREATE_NN_WITH_HP + "model = create_nn_with_hp(0.5, 1)\n")
+    assert model_code("called.py", ["lr"]) is None  # the code calls it: its model, as today
 
 
 @pytest.mark.parametrize("args, message", [
     (["function.py", "--set", "n_layers=1,2"],
      "function.py: create_nn_with_hp(dropout_rate, n_layers) has no default for dropout_rate; sweep it too "
      "(--set dropout_rate=V1,V2,...) or give it a default in the code"),
+    (["function.py", "--set", "dropout=0.1,0.5"],
+     "function.py: create_nn_with_hp(dropout_rate, n_layers) has no default for dropout_rate, n_layers; sweep "
+     "them (--set dropout_rate=V1,V2,...) or give them a default in the code"),
     (["function.py", "--set", "n_layers=1,9", "--set", "dropout_rate=0.2"],
      "--set n_layers=9,dropout_rate=0.2: line 9: conv2d_3 (Conv2D): the 3x3 kernel is larger than its 2x2 input"),
     (["function.py", "--set", "n_layers=1", "--set", "dropout_rate=0.2,high"],

@@ -1,6 +1,8 @@
 """The grid of a sweep: `--set NAME=V1,V2,...` axes, what each name changes, and the runs.
 
-A NAME is looked up in this order:
+On model code (`model_code.py`), a parameter of the model function, or a hyperparameter of
+Keras Tuner's `build_model(hp)` (whose grid is the sweep's without any --set), comes first: each
+combination of their values is a model the code builds. Any other NAME is looked up in this order:
   1. a training setting (a TrainSettings field): lr, batch_size, optimizer, epochs, ...
   2. `dropout`: the rate of every Dropout layer (the lesson's exercise)
   3. LAYER.ARG: one layer by its Keras name, e.g. conv2d.filters, dense.units, dropout_1.rate

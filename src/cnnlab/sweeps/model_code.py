@@ -15,7 +15,13 @@ import math
 import os
 from typing import Any
 
-from cnnlab.models.keras_code import CodeFunction, call_model, code_functions, tuner_grid
+from cnnlab.models.keras_code import (
+    CodeFunction,
+    call_model,
+    code_functions,
+    parse_models,
+    tuner_grid,
+)
 from cnnlab.models.layers import ModelError, ModelSpec
 from cnnlab.sweeps.grid import Axis, SweepError, value_text
 
@@ -62,8 +68,9 @@ class ModelCode:
         missing = [p for p, has_default in self.function.params if not has_default and p not in dict(sets)]
         if missing:
             them = "it" if len(missing) == 1 else "them"
+            too = " too" if axes else ""
             raise SweepError(
-                f"{self.source}: {shown} has no default for {', '.join(missing)}; sweep {them} too "
+                f"{self.source}: {shown} has no default for {', '.join(missing)}; sweep {them}{too} "
                 f"(--set {missing[0]}=V1,V2,...) or give {them} a default in the code"
             )
         models = {}
@@ -131,8 +138,21 @@ def model_code(ref: Any, names: list[str], input_shape=None, classes: int | None
     tuned = [f for f in functions if f.tuner]
     if named and tuned and not _covers(named[0], names):
         named = []  # build_model(hp) beside the function it calls: its hyperparameters, picked by --set
-    function = named[0] if named else tuned[0] if tuned else None
+    function = named[0] if named else tuned[0] if tuned else _needs_arguments(functions, text, source)
     return None if function is None else ModelCode(source, text, function, input_shape, classes)
+
+
+def _needs_arguments(functions: list[CodeFunction], text: str, source: str) -> CodeFunction | None:
+    """The one model function of code that builds no model until it is called with arguments:
+    its missing arguments are then the sweep's to give."""
+    waiting = [f for f in functions if not f.tuner and not _covers(f, [])]
+    if len(waiting) != 1 or any(f.called for f in functions):
+        return None
+    try:
+        parse_models(text, source)
+    except ModelError:
+        return waiting[0]
+    return None  # the code builds its model without the function's arguments
 
 
 def _covers(function: CodeFunction, names: list[str]) -> bool:
