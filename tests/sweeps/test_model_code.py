@@ -125,6 +125,10 @@ def test_hyperparameters_and_parameters_combine_with_other_axes(code):
     # dropout= sets every model's Dropout, whatever layers each combination has
     called = create("function.py", [("n_layers", (1, 2)), ("dropout", (0.1,)), ("dropout_rate", (0.3,))])
     assert [called.config(p)[0].layers[p.values[0][1]].args["rate"] for p in called.points()] == [0.1, 0.1]
+    with pytest.raises(SweepError) as e:  # the code's dropout_rate already varies that rate
+        create("tuner.py", [("dropout", (0.1, 0.3))])
+    assert str(e.value) == ("--set dropout sets rate of dropout, which the code's n_layers, dropout_rate already "
+                            "vary; keep one of them")
     assert not (code / "s").exists()
 
 

@@ -266,7 +266,19 @@ def resolve_axes(sets: list[tuple[str, tuple[Any, ...]]], model: ModelSpec | Mod
     by_name = {axis.name: axis for axis in code_axes}
     axes = [by_name.pop(name) if name in by_name else resolve_axis(name, values, specs, settings)
             for name, values in sets]
+    _not_varied_by_code(axes, code_axes, specs)
     return list(by_name.values()) + axes, models
+
+
+def _not_varied_by_code(axes: list[Axis], code_axes: list[Axis], specs: list[ModelSpec]) -> None:
+    """A layer axis may not set what the code's own axes already vary (its value would win unseen)."""
+    for axis in axes:
+        for layer in axis.layers:
+            seen = {repr(each.args.get(axis.arg)) for spec in specs for each in spec.layers if each.name == layer}
+            if len(seen) > 1:
+                code = ", ".join(a.name for a in code_axes)
+                raise SweepError(f"--set {axis.name} sets {axis.arg} of {layer}, which the code's {code} already "
+                                 "vary; keep one of them")
 
 
 # --- the grid --------------------------------------------------------------------------------
