@@ -1,6 +1,8 @@
 """The C max-pool kernel against torch's F.max_pool2d (+ relu): bit-identical values and
 gradients, ties and NaN included; and the fallbacks when it cannot be built."""
 
+import os
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -123,7 +125,10 @@ def test_a_truncated_cached_library_is_never_loaded(fresh_build, capsys):
     assert compiler.load("maxpool") is not None
     assert "compiling cnnlab's CPU kernels, once" in capsys.readouterr().err
     library = next((fresh_build / "native").glob("*.so"))
-    library.write_bytes(library.read_bytes()[: library.stat().st_size // 2])
+    # a new file in its place: truncating the one this process has mapped would crash it
+    half = library.with_name("half.so")
+    half.write_bytes(library.read_bytes()[: library.stat().st_size // 2])
+    os.replace(half, library)
     compiler.load.cache_clear()
     assert compiler.load("maxpool") is not None  # built again, not mapped
     assert compiler._intact(library)
