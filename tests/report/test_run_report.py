@@ -127,3 +127,23 @@ def test_mistakes_left_out_when_predictions_disagree_with_metrics(tmp_path, monk
     assert run_pictures._most_confident_mistakes(load_run(run_dir), np.zeros((len(y), 8, 8)), y, notes) is None
     assert notes == ["predictions of the saved model give 100.0% test accuracy but "
                      "metrics.json records 83.3%; the mistakes grid is left out"]
+
+
+@pytest.mark.parametrize("kept", [
+    {"index": [10**9], "predicted": [1], "probability": [0.5]},  # not a test image
+    {"index": [0], "predicted": "x", "probability": [0.5]},
+    {"index": [0, 1], "predicted": [1], "probability": [0.5]},
+    "mistakes",
+])
+def test_kept_mistakes_that_do_not_fit_the_test_set_are_asked_of_the_model(tmp_path, monkeypatch, kept):
+    _, (_, y) = load_dataset("digits")
+    y = y.reshape(-1).astype(int)
+    run_dir = write_run(tmp_path / "m")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics.update(test_accuracy=1 - 25 / len(y), mistakes=kept)
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    (run_dir / "model.safetensors").write_bytes(b"weights")
+    monkeypatch.setattr(run_pictures, "predict_probabilities", lambda run, x: fake_probabilities(y, 25))
+    index, _, _ = run_pictures._most_confident_mistakes(load_run(run_dir), np.zeros((len(y), 8, 8)), y, [])
+    assert list(index) == list(range(24, 6, -1))  # the model's answers, not the kept ones
+

@@ -27,7 +27,8 @@ def test_train_writes_a_complete_run_folder(workdir, cli):
     assert (run / "history.csv").read_text().splitlines()[0] == HISTORY_HEADER
     assert [row["epoch"] for row in read_history(run)] == ["1", "2"]
     metrics = json.loads((run / "metrics.json").read_text())
-    assert list(metrics) == ["test_loss", "test_accuracy", "per_class_accuracy", "confusion_matrix", "class_names"]
+    assert list(metrics) == ["test_loss", "test_accuracy", "per_class_accuracy", "confusion_matrix", "class_names",
+                            "mistakes"]
     assert sum(map(sum, metrics["confusion_matrix"])) == 359  # digits' test split
     config = json.loads((run / "config.json").read_text())
     assert config["model"]["layers"][0]["kind"] == "Conv2D"

@@ -1,9 +1,17 @@
-"""A trained run's pictures: the mistakes grid comes from the saved model's predictions, which
-the training stage hands to the report stage (report/ never runs a model itself)."""
+"""A trained run's pictures: the mistakes grid comes from the final model's predictions, kept in
+metrics.json at the end of training or asked of the saved model through the training stage's
+predict (report/ never runs a model itself)."""
 
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
 from helpers.training import FAST
 
 import cnnlab
+from cnnlab.report.run_pictures import most_confident_mistakes
 from cnnlab.report.run_report import write_run_report
 
 
@@ -18,9 +26,23 @@ def test_plot_and_report_draw_the_mistakes_of_the_saved_model(workdir, cli):
     assert "<h2>Most confident mistakes</h2>" in (workdir / "runs/r/index.html").read_text()
 
 
-def test_python_report_draws_mistakes_only_with_a_predictor(workdir, cli):
+def test_a_trained_run_keeps_its_mistakes_so_a_report_runs_no_model(workdir, cli):
     code, _, err = cli("train", "tiny.txt", "--dataset", "digits", "--epochs", "1", "--name", "r", *FAST)
     assert code == 0, err
+    metrics = json.loads((workdir / "runs/r/metrics.json").read_text())
+    kept = metrics["mistakes"]
+    (_, _), (x, y) = cnnlab.load_dataset("digits")
+    index, predicted, probability = most_confident_mistakes(np.arange(len(y)), cnnlab.predict("runs/r", x), y)
+    assert (kept["index"], kept["predicted"]) == (index.tolist(), predicted.tolist())  # what the model says
+    assert kept["probability"] == pytest.approx(probability.tolist(), abs=1e-6) and len(index) == 18
+    code = ("import sys; from cnnlab.cli import main; main(['report', 'runs/r']); "
+            "print('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.stdout.splitlines() == ["wrote runs/r/index.html", "False"], done.stderr
+    assert "<h2>Most confident mistakes</h2>" in (workdir / "runs/r/index.html").read_text()
+    # a run without them (evaluated again, or older) needs the model: from Python, a predictor
+    del metrics["mistakes"]
+    (workdir / "runs/r/metrics.json").write_text(json.dumps(metrics))
     page = write_run_report("runs/r", formats=("png",)).read_text()
     assert "Most confident mistakes" not in page
     assert ("could not predict with the saved model (no predictor was given; pass "

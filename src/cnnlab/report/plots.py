@@ -115,8 +115,9 @@ def confusion_matrix_figure(matrix, class_names: Sequence[str]) -> Figure:
             ax.set_yticks(range(n), class_names, fontsize=8)
             high = (values.max() or 1) * 0.6
             for (i, j), v in np.ndenumerate(values):
-                ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=7,
-                        color="white" if v > high else "black")
+                if v:  # empty cells stay blank: easier to read, and each number costs drawing time
+                    ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=7,
+                            color="white" if v > high else "black")
         fig.colorbar(image, ax=ax, shrink=0.8)
     return fig
 
@@ -148,8 +149,13 @@ def mistakes_figure(images: np.ndarray, true: Sequence[int], predicted: Sequence
     """A grid of misclassified images titled 'true -> predicted (probability)'."""
     cols = min(9, max(1, len(images)))
     rows = max(1, math.ceil(len(images) / cols))
-    fig = Figure(figsize=(max(3.0, 1.35 * cols), 1.75 * rows + 0.4), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    width, height = max(3.0, 1.35 * cols), 1.75 * rows + 0.4
+    fig = Figure(figsize=(width, height))
+    # a fixed grid (inches): every cell is an image under a three-line title, so the solver
+    # constrained layout runs over 18 axes would only find these margins again
+    axes = np.atleast_1d(fig.subplots(rows, cols, gridspec_kw={
+        "left": 0.1 / width, "right": 1 - 0.1 / width, "bottom": 0.1 / height, "top": 1 - 0.75 / height,
+        "wspace": 0.15, "hspace": 0.45})).ravel()
     for ax in axes:
         ax.axis("off")
     for ax, image, t, p, prob in zip(axes, images, true, predicted, probability):

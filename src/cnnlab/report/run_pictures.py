@@ -2,9 +2,11 @@
 draws and `cnnlab report` embeds. A picture that cannot be drawn (no metrics yet, dataset
 not on this machine, no saved model) is left out with a note saying why.
 
-The mistakes grid needs the saved model's predictions; this package never runs a model, so
-the caller passes a `Predictor` (`cnnlab plot` and `cnnlab report` pass the training code's
-`predict`; from Python, `predict=cnnlab.predict`)."""
+The mistakes grid needs the final model's predictions; this package never runs a model. A
+finished run keeps its most confident mistakes in metrics.json ("mistakes", written at the end
+of training), so the grid is drawn without loading torch; otherwise (a run evaluated again, an
+older run) the caller passes a `Predictor` (`cnnlab plot` and `cnnlab report` pass the
+training code's `predict`; from Python, `predict=cnnlab.predict`)."""
 
 from __future__ import annotations
 
@@ -170,6 +172,9 @@ def _most_confident_mistakes(run: Run, x: np.ndarray, y: np.ndarray, notes: list
     if run.weights is None:
         notes.append(f"no {WEIGHTS} in the run folder: no mistakes grid")
         return None
+    kept = _kept_mistakes((run.metrics or {}).get("mistakes"), y)
+    if kept is not None:
+        return kept
     try:
         probabilities = predict(run.path, x) if predict is not None else predict_probabilities(run, x)
     except (ImportError, CnnlabError) as e:
@@ -183,9 +188,43 @@ def _most_confident_mistakes(run: Run, x: np.ndarray, y: np.ndarray, notes: list
                      f"{METRICS} records {recorded:.1%}; the mistakes grid is left out")
         return None
     wrong = np.flatnonzero(predicted != y)
-    confidence = probabilities[wrong, predicted[wrong]]
-    order = wrong[np.argsort(-confidence, kind="stable")][:MISTAKES_SHOWN]
-    return order, predicted[order], probabilities[order, predicted[order]]
+    return most_confident_mistakes(wrong, probabilities[wrong], y)
+
+
+def most_confident_mistakes(index: np.ndarray, probabilities: np.ndarray, y: np.ndarray):
+    """(indices, predicted classes, probabilities) of the MISTAKES_SHOWN wrong answers given
+    with the highest probability, among test images `index` with class `probabilities`."""
+    predicted = probabilities.argmax(axis=1)
+    confidence = probabilities[np.arange(len(index)), predicted]
+    wrong = np.flatnonzero(predicted != y[index])
+    order = wrong[np.argsort(-confidence[wrong], kind="stable")][:MISTAKES_SHOWN]
+    return index[order], predicted[order], confidence[order]
+
+
+def mistakes_record(index: np.ndarray, predicted: np.ndarray, probability: np.ndarray) -> dict:
+    """metrics.json's "mistakes": what the grid shows, kept so that a report needs no model run."""
+    return {"index": [int(i) for i in index], "predicted": [int(p) for p in predicted],
+            "probability": [float(p) for p in probability]}
+
+
+def _kept_mistakes(record, y: np.ndarray):
+    """metrics.json's "mistakes" as (indices, predicted, probabilities), or None where it is
+    missing or does not describe wrong answers on these test labels (then the model is asked)."""
+    if not isinstance(record, dict):
+        return None
+    try:
+        index = np.asarray(record["index"], dtype=np.int64)
+        predicted = np.asarray(record["predicted"], dtype=np.int64)
+        probability = np.asarray(record["probability"], dtype=np.float64)
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None
+    if not (index.ndim == predicted.ndim == probability.ndim == 1
+            and len(index) == len(predicted) == len(probability) <= MISTAKES_SHOWN):
+        return None
+    if len(index) and (index.min() < 0 or index.max() >= len(y) or not np.all(predicted != y[index])
+                       or not np.all((probability >= 0) & (probability <= 1))):
+        return None
+    return index, predicted, probability
 
 
 def predict_probabilities(run: Run, x: np.ndarray) -> np.ndarray:

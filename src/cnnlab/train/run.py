@@ -143,6 +143,7 @@ def train_and_finish(run, config, trainer, splits, settings: TrainSettings, hist
     run.save_model(trainer.net, config["model"])
     loss, accuracy, predicted = trainer.evaluate(splits.test.x, splits.test.y)
     metrics = test_metrics(loss, accuracy, splits.test.y.numpy(), predicted.numpy(), config["dataset"]["class_names"])
+    metrics["mistakes"] = _mistakes(trainer, splits.test, predicted)
     run.write_metrics(metrics)
     stopped = early is not None and early.stopped_epoch is not None
     config.update(status="stopped early" if stopped else "finished", epochs_done=len(history),
@@ -155,6 +156,19 @@ def train_and_finish(run, config, trainer, splits, settings: TrainSettings, hist
     plot_history(run.path)  # the curves, as the lesson plots them after every fit
     print(f"Saved {run.path}/: model.safetensors, history.csv, metrics.json, config.json, plots/")
     return 0
+
+
+def _mistakes(trainer, test, predicted) -> dict:
+    """The most confident wrong answers, kept so that `cnnlab report` draws them without torch."""
+    import torch
+
+    from cnnlab.report.run_pictures import mistakes_record, most_confident_mistakes
+
+    wrong = torch.nonzero(predicted != test.y).flatten()
+    if len(wrong) == 0:
+        return mistakes_record([], [], [])
+    probabilities = torch.softmax(trainer.logits(test.x[wrong]), dim=1)
+    return mistakes_record(*most_confident_mistakes(wrong.numpy(), probabilities.numpy(), test.y.numpy()))
 
 
 def _print_header(run, config, splits, settings: TrainSettings) -> None:
