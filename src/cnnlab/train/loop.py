@@ -42,7 +42,8 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 @dataclass
 class Arrays:
-    """Images (N, H, W, C) uint8 and labels (N,) int64 as torch tensors sharing numpy memory."""
+    """Images (N, H, W, C) uint8 (float32 in [0, 1] where Python passed floats) and labels (N,)
+    int64, as torch tensors sharing numpy memory."""
 
     x: torch.Tensor
     y: torch.Tensor
