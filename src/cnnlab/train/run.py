@@ -163,11 +163,13 @@ def _mistakes(trainer, test, predicted) -> dict:
     import torch
 
     from cnnlab.report.run_pictures import mistakes_record, most_confident_mistakes
+    from cnnlab.train.trainer import Trainer
 
     wrong = torch.nonzero(predicted != test.y).flatten()
     if len(wrong) == 0:
         return mistakes_record([], [], [])
-    probabilities = torch.softmax(trainer.logits(test.x[wrong]), dim=1)
+    # this process alone: a distributed trainer's logits are collective, and only rank 0 gets here
+    probabilities = torch.softmax(Trainer.logits(trainer, test.x[wrong]), dim=1)
     return mistakes_record(*most_confident_mistakes(wrong.numpy(), probabilities.numpy(), test.y.numpy()))
 
 
