@@ -22,6 +22,24 @@ def _session_home(tmp_path_factory):
     return tmp_path_factory.mktemp("cnnlab-home")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _kernels_built(_session_home):
+    """The C kernels compiled once, before any test: the first build's notice on stderr then
+    never lands in the output a test checks, whatever order the tests run in."""
+    from cnnlab.engine.native import compiler
+
+    before = os.environ.get("CNNLAB_HOME")
+    os.environ["CNNLAB_HOME"] = str(_session_home)
+    try:
+        for source in sorted(compiler.SOURCE_DIR.glob("*.c")):
+            compiler.load(source.stem)
+    finally:
+        if before is None:
+            del os.environ["CNNLAB_HOME"]
+        else:
+            os.environ["CNNLAB_HOME"] = before
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(_session_home, monkeypatch):
     """Every test's cache (datasets, compiled kernels) is a temp folder, never the user's.
