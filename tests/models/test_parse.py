@@ -617,8 +617,10 @@ def test_error_shuffled_lines_with_reused_names():
     """
     assert error(text) == (
         "<stdin>: line 1: x is used before it is assigned, and it is assigned 3 times "
-        "(lines 1, 3, 4), so the order of the lines matters and cnnlab cannot tell it; put the "
-        "lines back in order, or give each result its own name (x1, x2, ...)"
+        "(lines 1, 3, 4), so the order of the lines matters and cnnlab cannot tell it. In a "
+        "notebook this line would take the x left over from an earlier cell, and line 3 "
+        "overwrites its result. Put the lines in the lesson's order (move line 1 below line 3), "
+        "or give each result its own name (x1, x2, ...)"
     )
     dangling = """\
     inputs = keras.Input((28, 28, 1))

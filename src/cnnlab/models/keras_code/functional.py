@@ -194,11 +194,14 @@ def _chain(defs: list[_Def], output: str | None, at: tuple[int, int]) -> tuple[l
         before = [d for d in ds if d.pos < at]
         if not before:
             lines = ", ".join(str(d.pos[0]) for d in ds)
+            first = min(d.pos for d in ds if d.pos > at)[0]  # where the chain really starts
             raise ModelError(
                 f"line {at[0]}: {var} is used before it is assigned, and it is assigned "
                 f"{len(ds)} times (lines {lines}), so the order of the lines matters and "
-                "cnnlab cannot tell it; put the lines back in order, or give each result "
-                "its own name (x1, x2, ...)"
+                f"cnnlab cannot tell it. In a notebook this line would take the {var} left over "
+                f"from an earlier cell, and line {first} overwrites its result. Put the lines "
+                f"in the lesson's order (move line {at[0]} below line {first}), or give each "
+                "result its own name (x1, x2, ...)"
             )
         return before[-1]
 
