@@ -19,7 +19,7 @@ from pathlib import Path
 from cnnlab.errors import CnnlabError
 from cnnlab.lesson import dollar_street as ds
 from cnnlab.lesson.observations import Roles
-from cnnlab.lesson.run import DatasetResult, LessonResult
+from cnnlab.lesson.run import DatasetResult, LessonResult, train_models
 
 EDITIONS = ("cifar", "dollar-street")
 DOLLAR_STREET = "dollar_street"  # the registry name: finds data/dataset_dollarstreet by itself
@@ -144,7 +144,6 @@ def _train(dataset: str, models: dict, per_model: dict[str, int], settings, out:
     from cnnlab.datasets.registry import DOLLAR_STREET as SPEC
     from cnnlab.models.presets import PRESETS
     from cnnlab.report.compare import load_rows
-    from cnnlab.train.commands import train_run
     from cnnlab.train.session import open_dataset
 
     try:
@@ -157,20 +156,11 @@ def _train(dataset: str, models: dict, per_model: dict[str, int], settings, out:
         "Training on Dollar Street 10"
     say(f"Training {len(models)} models on {len(data.train):,} images of {data.name}, validated on its "
         f"{len(data.test):,} test images.")
-    run_dirs, commands = [], []
-    for model in models:
-        run_settings = dataclasses.replace(settings, epochs=per_model[model])
-        try:
-            code, path = train_run(model, data, run_settings, out=str(out / data.name), name=model,
-                                   quiet=quiet, command=None)
-        except CnnlabError as e:
-            say(f"  {model} cannot train on {data.name}: {e}")
-            continue
-        if code != 0:
-            raise KeyboardInterrupt
-        run_dirs.append(path)
-        commands.append(f"cnnlab train {model} --dataset {dataset} --epochs {per_model[model]} "
-                        f"--validation test --seed {settings.seed}")
+    trained = train_models(data, {m: dataclasses.replace(settings, epochs=per_model[m]) for m in models},
+                           out / data.name, quiet, say)
+    commands = [f"cnnlab train {model} --dataset {dataset} --epochs {per_model[model]} "
+                f"--validation test --seed {settings.seed}" for model in trained]
+    run_dirs = list(trained.values())
     rows = load_rows(run_dirs) if len(run_dirs) >= 2 else []
     comparison = None
     try:  # the network-depth answer on this data's own image shape and classes

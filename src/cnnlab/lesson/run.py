@@ -133,7 +133,6 @@ def _print_summaries(q3: ModelComparison, say) -> None:
 
 def _train_dataset(name, models, settings, out: Path, quiet, say, resize=None) -> DatasetResult:
     from cnnlab.report.compare import load_rows
-    from cnnlab.train.commands import train_run
     from cnnlab.train.session import open_dataset
 
     try:
@@ -154,17 +153,26 @@ def _train_dataset(name, models, settings, out: Path, quiet, say, resize=None) -
         comparison = answer_q3(input_shape=data.input_shape, classes=data.num_classes)
     except CnnlabError as e:  # a model that does not fit this dataset's images
         say(f"  question 3 does not apply to {name}: {e}")
-    run_dirs = []
-    for model in models:
+    # a folder dataset's runs go in <out>/<its base name>, never into the data folder
+    trained = train_models(data, dict.fromkeys(models, settings), out / Path(name).name, quiet, say)
+    run_dirs = list(trained.values())
+    rows = load_rows(run_dirs) if len(run_dirs) >= 2 else []
+    return DatasetResult(name, rows, comparison)
+
+
+def train_models(data, settings_by_model: dict, out: Path, quiet: bool, say) -> dict[str, Path]:
+    """Train each model into `out/<model>`; {model: run folder} of those that trained (a model
+    that cannot train on this data is said and skipped; an interruption stops the page)."""
+    from cnnlab.train.commands import train_run
+
+    trained = {}
+    for model, settings in settings_by_model.items():
         try:
-            # a folder dataset's runs go in <out>/<its base name>, never into the data folder
-            code, path = train_run(model, data, settings, out=str(out / Path(name).name), name=model, quiet=quiet,
-                                   command=None)
+            code, path = train_run(model, data, settings, out=str(out), name=model, quiet=quiet, command=None)
         except CnnlabError as e:
-            say(f"  {model} cannot train on {name}: {e}")
+            say(f"  {model} cannot train on {data.name}: {e}")
             continue
         if code != 0:
             raise KeyboardInterrupt
-        run_dirs.append(path)
-    rows = load_rows(run_dirs) if len(run_dirs) >= 2 else []
-    return DatasetResult(name, rows, comparison)
+        trained[model] = path
+    return trained
