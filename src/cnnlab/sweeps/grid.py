@@ -19,14 +19,11 @@ from __future__ import annotations
 import ast
 import dataclasses
 import itertools
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from cnnlab.errors import CnnlabError
 from cnnlab.models.layers import LAYER_ARGS, Layer, ModelError, ModelSpec, make_layer
 from cnnlab.settings import ConfigError, TrainSettings
-
-if TYPE_CHECKING:
-    from cnnlab.sweeps.model_code import ModelCode
 
 # Settings a sweep owns: seeds come from --seeds, threads from --workers.
 NOT_SWEPT = {
@@ -34,6 +31,13 @@ NOT_SWEPT = {
     "threads": "the sweep gives each worker its share of the cores (see --workers)",
 }
 SETTING_NAMES = tuple(f.name for f in dataclasses.fields(TrainSettings))
+
+
+class CodeModels(Protocol):
+    """Model code (model_code.ModelCode): its own axes and the model of each combination."""
+
+    def axes_and_models(self, sets: list[tuple[str, tuple[Any, ...]]]
+                        ) -> tuple[list[Axis], dict[tuple, ModelSpec]]: ...
 
 
 class SweepError(CnnlabError):
@@ -244,7 +248,7 @@ def _with_arg(layer: Layer, arg: str, value: Any) -> Layer:
     return changed
 
 
-def resolve_axes(sets: list[tuple[str, tuple[Any, ...]]], model: ModelSpec | ModelCode,
+def resolve_axes(sets: list[tuple[str, tuple[Any, ...]]], model: ModelSpec | CodeModels,
                  settings: TrainSettings) -> tuple[list[Axis], dict[tuple, ModelSpec]]:
     """The axes of the --set's on this model, and for model code the model of each combination
     of its code axes' values (empty for a plain model)."""
