@@ -1,5 +1,7 @@
 """cnnlab.files: atomic writes, and replacing or deleting only folders cnnlab wrote."""
 
+import os
+
 import pytest
 
 from cnnlab.errors import CnnlabError
@@ -32,3 +34,14 @@ def test_a_sweep_redoes_only_run_folders_cnnlab_wrote(tmp_path):
     with pytest.raises(CnnlabError, match="cnnlab did not write it"):
         clear_unfinished(tmp_path, ["a=3,seed=0"], lambda p: False)
     assert (tmp_path / "a=3,seed=0" / "notes.txt").read_text() == "mine"
+
+
+def test_an_empty_current_folder_is_used_in_place(tmp_path, monkeypatch):
+    from cnnlab.files import replace_owned_folder
+
+    monkeypatch.chdir(tmp_path)
+    with replace_owned_folder(tmp_path, "lesson"):
+        (tmp_path / "index.html").write_text("page")
+    assert tmp_path.is_dir() and (tmp_path / "index.html").read_text() == "page"
+    assert os.getcwd() == str(tmp_path)  # the shell's folder was never moved away (and deleted)
+    assert [p.name for p in tmp_path.parent.iterdir() if p.name.startswith(f".{tmp_path.name}")] == []

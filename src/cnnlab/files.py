@@ -101,7 +101,7 @@ def replace_owned_folder(folder: Path, kind: str) -> Iterator[Path]:
     folder = Path(folder)
     check_replaceable(folder, kind)
     aside = None
-    if folder.exists():
+    if folder.exists() and any(folder.iterdir()):  # an empty folder (even the current one) is used as it is
         aside = folder.with_name(f".{folder.name}.old-{secrets.token_hex(4)}")
         os.replace(folder, aside)
     try:
