@@ -73,7 +73,7 @@ class CallbackList:
         for cb in callbacks:
             if not isinstance(cb, Callback):
                 raise ModelError(f"callbacks should be keras.callbacks objects, got {type(cb).__name__}")
-            overridden = [h for h in _BATCH_HOOKS if hasattr(cb, h)]
+            overridden = [h for h in _BATCH_HOOKS if hasattr(cb, h) and not _own_hook(cb, h)]
             if overridden:
                 raise ModelError(
                     f"{type(cb).__name__} overrides {overridden[0]}: per-batch callbacks are not "
@@ -85,6 +85,10 @@ class CallbackList:
             cb.set_model(model)
             cb.set_params(params)
 
+    def nonfinite_watchers(self) -> list[TerminateOnNaN]:
+        """The callbacks the engine must stop for at the first non-finite loss of an epoch."""
+        return [cb for cb in self.callbacks if isinstance(cb, TerminateOnNaN)]
+
     def __getattr__(self, hook):
         if not hook.startswith("on_"):
             raise AttributeError(hook)
@@ -94,6 +98,11 @@ class CallbackList:
                 getattr(cb, hook)(*args)
 
         return call
+
+
+def _own_hook(cb: Callback, hook: str) -> bool:
+    """True for TerminateOnNaN's own on_batch_end, which the fit loop calls at the bad batch."""
+    return hook == "on_batch_end" and getattr(type(cb), hook, None) is TerminateOnNaN.on_batch_end
 
 
 def _metric_text(logs: dict) -> str:
@@ -237,6 +246,30 @@ def _direction(monitor: str, mode: str, who: str):
         "order to monitor based on the highest metric value, or pass `mode='min'` in order to "
         "use the lowest value."
     )
+
+
+class TerminateOnNaN(Callback):
+    """Keras's TerminateOnNaN: stop training after the first batch whose loss is nan or inf.
+
+    The epoch's running loss is checked after every batch, as Keras does; validation and
+    on_epoch_end still run for that epoch. `raise_error=True` raises a RuntimeError instead.
+    """
+
+    def __init__(self, raise_error: bool = False):
+        super().__init__()
+        self.raise_error = raise_error
+
+    def on_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None or np.isfinite(loss):
+            return
+        if self.raise_error:
+            raise RuntimeError(
+                f"NaN or Inf loss encountered at batch {batch}. Loss value: {loss}. "
+                "Terminating training immediately."
+            )
+        _print(f"Batch {batch}: Invalid loss, terminating training\n")
+        self.model.stop_training = True
 
 
 class ModelCheckpoint(Callback):

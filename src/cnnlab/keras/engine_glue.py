@@ -18,7 +18,9 @@ from cnnlab.train.trainer import EpochState, Trainer
 
 
 def make_trainer(net, optimizer) -> Trainer:
-    return Trainer(net, choose("auto"), optimizer._engine_name, optimizer.learning_rate)
+    trainer = Trainer(net, choose("auto"), optimizer._engine_name, optimizer.learning_rate)
+    trainer.nonfinite = "continue"  # Keras trains on through a nan loss and reports it
+    return trainer
 
 
 def run_fit(model, trainer: Trainer, x, y, val, batch_size, epochs, initial_epoch, shuffle,
@@ -27,6 +29,8 @@ def run_fit(model, trainer: Trainer, x, y, val, batch_size, epochs, initial_epoc
     count = len(labels)
     steps = -(-count // batch_size)
     seed = int(np.random.randint(0, 2**31 - 1))  # keras.utils.set_random_seed fixes it
+    watchers = callbacks.nonfinite_watchers()
+    trainer.nonfinite = "stop" if watchers else "continue"
     callbacks.on_train_begin({})
     for epoch in range(initial_epoch, epochs):
         callbacks.on_epoch_begin(epoch, {})
@@ -45,6 +49,11 @@ def run_fit(model, trainer: Trainer, x, y, val, batch_size, epochs, initial_epoc
         trainer.train_epoch(epoch_x, epoch_y, state, batch_size, seed, on_progress=on_progress)
         loss, accuracy = state.means()
         logs = _logs(loss, accuracy, metrics)
+        if watchers and not np.isfinite(loss):  # the engine stopped at the batch of the first one
+            for watcher in watchers:
+                watcher.on_batch_end(state.step - 1, dict(logs))
+            if progress is not None:
+                progress.update(state.step, steps, logs)
         if val is not None:
             val_loss, val_accuracy, _ = trainer.evaluate(torch.from_numpy(val[0]), torch.from_numpy(val[1]))
             logs.update({f"val_{k}": v for k, v in _logs(val_loss, val_accuracy, metrics).items()})

@@ -123,6 +123,9 @@ class Trainer:
             self.direct = engine.DirectStep(self.net, placement.precision, programs=step == "auto",
                                             native=step != "torch-ops")
         self.stop_requested = False  # set from a signal handler; checked after every step
+        # a non-finite training loss: "raise" Diverged (cnnlab's runs), "continue" (Keras's fit
+        # trains on), or "stop" the epoch after that step (keras.callbacks.TerminateOnNaN)
+        self.nonfinite = "raise"
 
     # --- one batch ----------------------------------------------------------------
     def _to_input(self, x_u8: torch.Tensor) -> torch.Tensor:
@@ -195,8 +198,11 @@ class Trainer:
             loss, hits = self._train_step(torch.index_select(x, 0, order[lo:hi]), y_epoch[lo:hi])
             loss_sum += loss.double() * (hi - lo)
             correct += hits
-            unchecked.append(loss)
             step += 1
+            if self.nonfinite == "raise":
+                unchecked.append(loss)
+            elif self.nonfinite == "stop" and not bool(torch.isfinite(loss)):
+                break  # the caller sees a non-finite loss in `state` with `state.step` at this step
             now = time.perf_counter()
             if now - last_refresh >= REFRESH_SECONDS or step == steps:
                 last_refresh = now
