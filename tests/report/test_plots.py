@@ -94,3 +94,24 @@ def test_svg_output_is_reproducible(tmp_path):
     first = plots.save_figure(plots.training_curves_figure(h), tmp_path / "a", formats=("svg",))[0]
     second = plots.save_figure(plots.training_curves_figure(h), tmp_path / "b", formats=("svg",))[0]
     assert first.read_bytes() == second.read_bytes()
+
+
+def test_mistakes_grid_is_one_axes_of_square_cells():
+    # one axes for the whole grid: an axes per image costs more drawing time than the image
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (11, 8, 8), dtype=np.uint8)
+    fig = plots.mistakes_figure(images, [i % 10 for i in range(11)], [(i + 1) % 10 for i in range(11)],
+                                [0.5] * 11, DIGITS)
+    (ax,) = fig.axes
+    assert len(ax.images) == 11
+    for image in ax.images:
+        left, right, bottom, top = image.get_extent()
+        assert right - left == pytest.approx(bottom - top)  # equal aspect, y axis downwards
+    titles = [t.get_text() for t in ax.texts]
+    assert titles[0] == "true: 0\npred: 1\np = 50%" and len(titles) == 11
+
+
+def test_confusion_matrix_numbers_stay_out_of_the_layout():
+    fig = plots.confusion_matrix_figure(confusion(), DIGITS)
+    numbers = [t for ax in fig.axes for t in ax.texts]
+    assert numbers and not any(t.get_in_layout() for t in numbers)

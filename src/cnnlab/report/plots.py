@@ -29,6 +29,7 @@ RUN_FORMATS = ("png",)  # a run folder's pictures, unless SVG is asked for
 DPI = 110
 TRAIN_STYLE, VAL_STYLE = "-", "--"  # solid training, dashed validation, in every plot
 MAX_ANNOTATED_CLASSES = 20  # confusion matrices larger than this lose their cell numbers
+TITLE_PAD = 6 / 72  # inches between a picture and its title, as matplotlib's axes titles
 
 
 def save_figure(fig: Figure, base: Path, formats: Sequence[str] = FORMATS) -> list[Path]:
@@ -116,8 +117,9 @@ def confusion_matrix_figure(matrix, class_names: Sequence[str]) -> Figure:
             high = (values.max() or 1) * 0.6
             for (i, j), v in np.ndenumerate(values):
                 if v:  # empty cells stay blank: easier to read, and each number costs drawing time
+                    # inside its cell, so the layout need not measure it
                     ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=7,
-                            color="white" if v > high else "black")
+                            color="white" if v > high else "black", in_layout=False)
         fig.colorbar(image, ax=ax, shrink=0.8)
     return fig
 
@@ -151,18 +153,26 @@ def mistakes_figure(images: np.ndarray, true: Sequence[int], predicted: Sequence
     rows = max(1, math.ceil(len(images) / cols))
     width, height = max(3.0, 1.35 * cols), 1.75 * rows + 0.4
     fig = Figure(figsize=(width, height))
-    # a fixed grid (inches): every cell is an image under a three-line title, so the solver
-    # constrained layout runs over 18 axes would only find these margins again
-    axes = np.atleast_1d(fig.subplots(rows, cols, gridspec_kw={
-        "left": 0.1 / width, "right": 1 - 0.1 / width, "bottom": 0.1 / height, "top": 1 - 0.75 / height,
-        "wspace": 0.15, "hspace": 0.45})).ravel()
-    for ax in axes:
-        ax.axis("off")
-    for ax, image, t, p, prob in zip(axes, images, true, predicted, probability):
-        _show_image(ax, image)
-        ax.set_title(f"true: {class_names[t]}\npred: {class_names[p]}\n{_probability(prob)}", fontsize=7)
+    # one axes in inches from the top left, the cells laid out as subplots would lay them out
+    # (margins, gaps of 0.15 and 0.45 of a cell): an axes per image costs more than its image
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_axis_off()
+    left, right, top, bottom = 0.1, 0.1, 0.75, 0.1
+    cell_w = (width - left - right) / (cols + 0.15 * (cols - 1))
+    cell_h = (height - top - bottom) / (rows + 0.45 * (rows - 1))
+    for i, (image, t, p, prob) in enumerate(zip(images, true, predicted, probability)):
+        row, col = divmod(i, cols)
+        h, w = np.shape(image)[:2]
+        scale = min(cell_w / w, cell_h / h)  # equal aspect, centred in its cell
+        x0 = left + col * 1.15 * cell_w + (cell_w - w * scale) / 2
+        y0 = top + row * 1.45 * cell_h + (cell_h - h * scale) / 2
+        _show_image(ax, image, extent=(x0, x0 + w * scale, y0 + h * scale, y0))
+        ax.text(x0 + w * scale / 2, y0 - TITLE_PAD, f"true: {class_names[t]}\npred: {class_names[p]}\n"
+                f"{_probability(prob)}", ha="center", va="bottom", fontsize=7)
+    ax.set_xlim(0, width)
+    ax.set_ylim(height, 0)
     if not len(images):
-        _no_data(axes[0], "no mistakes")
+        _no_data(ax, "no mistakes")
     fig.suptitle("Most confident mistakes")
     return fig
 
@@ -270,12 +280,12 @@ def _probability(p: float) -> str:
     return "p > 99.9%" if p >= 0.999 else f"p = {p:.1%}" if p >= 0.99 else f"p = {p:.0%}"
 
 
-def _show_image(ax, image: np.ndarray) -> None:
+def _show_image(ax, image: np.ndarray, extent=None) -> None:
     image = np.asarray(image)
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
     ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=255,
-              interpolation="nearest")
+              interpolation="nearest", extent=extent, aspect="equal" if extent is None else "auto")
 
 
 def _no_data(ax, text: str) -> None:
