@@ -1,23 +1,51 @@
-"""`keras.models.load_model`: a model saved by `model.save('name.cnnlab')`, rebuilt from its
-layer specs and weights (no code from the file runs; saving.py writes the format)."""
+"""`keras.models.load_model`: a `.keras` file (Keras 3's format, written by cnnlab or by Keras;
+keras_format.py) or a `name.cnnlab` folder (saving.py), rebuilt from its layers and weights.
+No code from the file runs."""
 
 from __future__ import annotations
 
 import json
 
-from cnnlab.keras.saving import FORMAT, check_path
+from cnnlab.keras.saving import FORMAT, KERAS_SUFFIX, check_path
 from cnnlab.models.layers import ModelError, ModelSpec
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
-    """A model saved by `model.save('name.cnnlab')`, with its weights (and compile settings)."""
+    """A model saved by `model.save('name.keras')` (by cnnlab or Keras) or
+    `model.save('name.cnnlab')`, with its weights and, with `compile=True`, its compile settings."""
+    path = check_path(filepath)
+    if custom_objects:
+        raise ModelError("load_model(custom_objects=...) is not supported by cnnlab.keras: it loads "
+                         "Keras's own layers only and never runs code from a file")
+    if not path.exists():
+        raise ModelError(f"{path}: no such file or folder")
+    if path.suffix == KERAS_SUFFIX:
+        return _load_keras(path, compile)
+    return _load_folder(path, compile)
+
+
+def _load_keras(path, compile):
+    from cnnlab.keras import keras_format
+
+    if not path.is_file():
+        raise ModelError(f"{path}: a .keras model is a file (a zip archive), not a folder")
+    try:
+        return keras_format.load_keras(path, compile=compile)
+    except keras_format.KerasFileError as e:
+        raise type(e)(f"{path}: {e}") from None
+    except (ModelError, TypeError, ValueError) as e:  # a layer's arguments, checked as in code
+        raise keras_format.KerasFileError(f"{path}: config.json: {e}") from None
+    except OSError as e:
+        raise ModelError(f"{path}: cannot read it ({e.strerror or e})") from None
+
+
+def _load_folder(path, compile):
     from safetensors.torch import load_file
 
     from cnnlab.keras import layers as keras_layers
     from cnnlab.keras import losses, optimizers
     from cnnlab.keras.model import Model, Sequential
 
-    path = check_path(filepath)
     try:
         info = json.loads((path / "model.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:

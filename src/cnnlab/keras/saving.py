@@ -1,9 +1,19 @@
-"""`model.save` in cnnlab's safe format (loading.py reads it back), and Keras-ordered weights.
+"""`model.save` and `model.save_weights` (loading.py reads them back), and Keras-ordered weights.
 
-A saved model is a folder `name.cnnlab` holding model.json (the layers as cnnlab's ModelSpec,
-the input's name, the compile settings) and model.safetensors (the weights): loading it runs
-no code from the file. Keras's own `.keras` and `.h5` files are refused, since reading them
-means reading what Keras pickles or configures beyond cnnlab's layers.
+Two formats, both safe to load (no code from the file runs):
+
+- `model.save('name.keras')`: Keras 3's own format (keras_format.py), a zip of config.json,
+  metadata.json and model.weights.h5 that real Keras loads with `keras.saving.load_model`,
+  and that cnnlab.keras loads from files Keras wrote, for the layers cnnlab supports.
+- `model.save('name.cnnlab')`: cnnlab's folder of model.json (the layers as cnnlab's
+  ModelSpec, the input's name, the compile settings) and model.safetensors (the weights).
+
+`model.save_weights('name.weights.h5')` writes the weights alone in Keras's HDF5 layout, which
+`model.load_weights` reads back (also from a `.keras` file). Keras 2's legacy `.h5`/`.hdf5`
+files are refused: they are a different format. Files are written to a temp file and renamed,
+so an interrupted save leaves any earlier file whole. As in Keras, an existing file is
+replaced (`overwrite=True`); `overwrite=False` refuses instead of asking, as a notebook cannot
+answer a prompt.
 """
 
 from __future__ import annotations
@@ -17,34 +27,53 @@ import numpy as np
 from cnnlab.models.layers import ModelError
 
 SUFFIX = ".cnnlab"
+KERAS_SUFFIX = ".keras"
+WEIGHTS_SUFFIX = ".weights.h5"
 FORMAT = "cnnlab.keras/1"
 
 
 def check_path(filepath) -> Path:
+    """A model file name: `name.keras` (Keras's format) or `name.cnnlab` (cnnlab's folder)."""
     path = Path(os.fspath(filepath))
-    if path.suffix in (".keras", ".h5", ".hdf5") or str(path).endswith(".weights.h5"):
+    if path.suffix in (".h5", ".hdf5"):
         raise ModelError(
-            f"{path}: cnnlab.keras does not write or read Keras's {path.suffix} files; it saves in "
-            f"its own safe format, a folder ending in {SUFFIX} (e.g. model.save('my_model{SUFFIX}'))"
+            f"{path}: Keras 2's legacy {path.suffix} model files are not supported by cnnlab.keras; "
+            f"save as Keras 3 does, model.save('my_model{KERAS_SUFFIX}'), or only the weights, "
+            f"model.save_weights('my_model{WEIGHTS_SUFFIX}')"
         )
-    if path.suffix != SUFFIX:
-        raise ModelError(f"{path}: give a name ending in {SUFFIX}, e.g. 'my_model{SUFFIX}'")
+    if path.suffix not in (SUFFIX, KERAS_SUFFIX):
+        raise ModelError(
+            f"{path}: give a name ending in {KERAS_SUFFIX} (Keras's format) or {SUFFIX} "
+            f"(cnnlab's folder), e.g. 'my_model{KERAS_SUFFIX}'"
+        )
+    return path
+
+
+def check_weights_path(filepath, what: str) -> Path:
+    path = Path(os.fspath(filepath))
+    if not path.name.endswith(WEIGHTS_SUFFIX) and not (what == "load" and path.suffix == KERAS_SUFFIX):
+        raise ModelError(
+            f"{path}: the filename must end in `{WEIGHTS_SUFFIX}`"
+            + (f" (or {KERAS_SUFFIX}, a whole saved model)" if what == "load" else "")
+            + f", e.g. model.{what}_weights('my_model{WEIGHTS_SUFFIX}')"
+        )
     return path
 
 
 def keras_weights(net) -> list[np.ndarray]:
     """The weights in Keras's order and layout: kernels (kh, kw, in, out) and (in, out)."""
-    out = []
-    for name, tensor in net.state_dict().items():
-        if name.endswith("num_batches_tracked"):
-            continue
-        value = tensor.detach().float().cpu()
-        if value.dim() == 4:
-            value = value.permute(2, 3, 1, 0)
-        elif value.dim() == 2:
-            value = value.t()
-        out.append(value.contiguous().numpy())
-    return out
+    return [keras_layout(tensor) for name, tensor in net.state_dict().items()
+            if not name.endswith("num_batches_tracked")]
+
+
+def keras_layout(tensor) -> np.ndarray:
+    """One torch weight (or a slot of its optimizer) as Keras holds it."""
+    value = tensor.detach().float().cpu()
+    if value.dim() == 4:
+        value = value.permute(2, 3, 1, 0)
+    elif value.dim() == 2:
+        value = value.t()
+    return value.contiguous().numpy()
 
 
 def set_keras_weights(net, weights) -> None:
@@ -67,13 +96,61 @@ def set_keras_weights(net, weights) -> None:
 
 
 def save_model(model, filepath, overwrite: bool = True) -> None:
+    path = check_path(filepath)
+    if path.exists() and not overwrite:
+        raise ModelError(f"{path} exists; pass overwrite=True to replace it")
+    if path.suffix == KERAS_SUFFIX:
+        _write_file(path, lambda: _keras_format().keras_archive(model))
+    else:
+        _save_folder(model, path)
+
+
+def save_weights(model, filepath, overwrite: bool = True) -> None:
+    """`model.save_weights('name.weights.h5')`: the weights in Keras's HDF5 layout."""
+    path = check_weights_path(filepath, "save")
+    if path.exists() and not overwrite:
+        raise ModelError(f"{path} exists; pass overwrite=True to replace it")
+    _write_file(path, lambda: _keras_format().weights_h5(model))
+
+
+def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
+    """`model.load_weights`: from a `.weights.h5` file or a `.keras` file, every shape checked."""
+    keras_format = _keras_format()
+    path = check_weights_path(filepath, "load")
+    if skip_mismatch:
+        raise ModelError("load_weights(skip_mismatch=True) is not supported by cnnlab.keras")
+    if not path.is_file():
+        raise ModelError(f"{path}: no such file")
+    try:
+        if path.suffix == KERAS_SUFFIX:
+            data = keras_format.weights_from_archive(path, model)
+        else:
+            data = keras_format.read_weights_file(path, model)
+        keras_format.set_weights_from_h5(model, data)
+    except keras_format.KerasFileError as e:
+        raise type(e)(f"{path}: {e}") from None
+
+
+def _keras_format():
+    """keras_format.py, imported on first use: it needs h5py, which `import cnnlab` does not."""
+    from cnnlab.keras import keras_format
+
+    return keras_format
+
+
+def _write_file(path: Path, make_bytes) -> None:
+    from cnnlab.files import atomic_write
+
+    if path.is_dir():
+        raise ModelError(f"{path} is a folder; choose another name for the file")
+    atomic_write(path, make_bytes())  # made in full before the file is touched
+
+
+def _save_folder(model, path: Path) -> None:
     from safetensors.torch import save_file
 
     from cnnlab.files import atomic_write
 
-    path = check_path(filepath)
-    if path.exists() and not overwrite:
-        raise ModelError(f"{path} exists; pass overwrite=True to replace it")
     if path.exists() and not (path / "model.json").is_file():
         raise ModelError(f"{path} exists and is not a saved cnnlab.keras model; choose another name")
     path.mkdir(parents=True, exist_ok=True)

@@ -184,10 +184,26 @@ class TrainingMixin:
         set_keras_weights(self._ensure_net(), weights)
 
     def save(self, filepath, overwrite=True, **kwargs):
-        """cnnlab's safe format: a folder `name.cnnlab` with model.safetensors and model.json."""
+        """Keras's `.keras` file (`name.keras`) or cnnlab's folder (`name.cnnlab`); saving.py."""
         from cnnlab.keras.saving import save_model
 
         save_model(self, filepath, overwrite=overwrite)
+
+    def save_weights(self, filepath, overwrite=True, max_shard_size=None):
+        """The weights alone, in Keras's HDF5 layout (`name.weights.h5`)."""
+        from cnnlab.keras.saving import save_weights
+
+        if max_shard_size is not None:
+            raise ModelError("save_weights(max_shard_size=...) is not supported by cnnlab.keras")
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, skip_mismatch=False, **kwargs):
+        """Weights from `name.weights.h5` or `name.keras`, each shape checked against the model."""
+        from cnnlab.keras.saving import load_weights
+
+        if kwargs:
+            raise ModelError(f"load_weights(): unsupported argument(s) {', '.join(kwargs)}")
+        load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
 
 def _batch_size(value) -> int:

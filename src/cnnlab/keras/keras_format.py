@@ -1,0 +1,267 @@
+"""Keras 3's `.keras` file and `.weights.h5` file, written and read by cnnlab.keras.
+
+A `.keras` file is a zip archive of three members, stored uncompressed as Keras writes them:
+metadata.json (the version that wrote it, the date), config.json (the model serialized as
+keras_config.py writes it) and model.weights.h5, an HDF5 file where each layer's arrays sit
+in `layers/<snake_case class>[_n]/vars/0, 1, ...` in Keras's layout (kernels (kh, kw, in, out)
+and (in, out); BatchNormalization gamma, beta, moving mean, moving variance), the optimizer's
+in `optimizer/vars` and the model's own (none) in `vars`. A `.weights.h5` file is that HDF5
+file alone.
+
+Reading is defensive, since a model file may come from anywhere: only those three members are
+read, each size is bounded before a byte is decompressed, the config is parsed as JSON data
+only, HDF5 links and external or virtual datasets are refused, and every array's shape is
+checked against the model the config describes before it is read.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import json
+import math
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cnnlab.keras.keras_config import (
+    KerasFileError,
+    apply_compile_config,
+    model_config,
+    model_from_config,
+    weights_group_names,
+)
+
+CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
+_TEXT_LIMIT = 16 * 2**20  # config.json and metadata.json: far above any model cnnlab builds
+_H5_OVERHEAD = 2**20 + 16 * 2**10  # per file, plus per group: HDF5's headers around the arrays
+_ARCHIVE_LIMIT = 2**34  # refuse to open anything larger as a model
+
+
+# --- writing ------------------------------------------------------------------------------
+
+def keras_archive(model) -> bytes:
+    """The bytes of `model.save('name.keras')`: metadata, config and weights in a zip."""
+    from cnnlab.keras import __version__
+
+    config = json.dumps(model_config(model))
+    metadata = json.dumps({"keras_version": __version__,
+                           "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")})
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr(METADATA, metadata)
+        archive.writestr(CONFIG, config)
+        archive.writestr(WEIGHTS, weights_h5(model))
+    return buffer.getvalue()
+
+
+def weights_h5(model) -> bytes:
+    """The model's weights (and the optimizer's, as Keras keeps them) as Keras's HDF5 file."""
+    import h5py
+
+    from cnnlab.keras.saving import keras_weights
+
+    arrays = iter(keras_weights(model._ensure_net()))
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as h5:
+        h5.create_group("vars").attrs["name"] = model.name
+        for layer, group in weights_group_names(model):
+            target = h5.create_group(group).create_group("vars")
+            target.attrs["name"] = layer.name
+            for i in range(_array_count(layer)):
+                target[str(i)] = next(arrays)
+        if model.compiled:
+            target = h5.create_group("optimizer").create_group("vars")
+            target.attrs["name"] = model.optimizer.name
+            for i, value in enumerate(optimizer_arrays(model)):
+                target[str(i)] = value
+    return buffer.getvalue()
+
+
+_SLOTS = {"adam": ("exp_avg", "exp_avg_sq"), "rmsprop": ("square_avg",), "sgd": ()}
+
+
+def optimizer_arrays(model) -> list[np.ndarray]:
+    """Keras's optimizer variables: the step count, the learning rate, then for each trainable
+    weight its slots (Adam: momentum, velocity; RMSprop: velocity), in Keras's layout.
+
+    The slots come from the engine's torch optimizer, whose running averages are Keras's
+    momentum and velocity; before the first step there are none, as in Keras before training.
+    """
+    from cnnlab.keras.saving import keras_layout
+
+    trainer = model._trainer
+    engine = trainer.optimizer if trainer is not None else None
+    params = list(trainer.net.parameters()) if trainer is not None else []
+    states = [engine.state.get(p) for p in params] if engine is not None else []
+    head = [np.int32(0), np.float32(model.optimizer.learning_rate)]
+    if not states or not all(states):
+        return head
+    head[0] = np.int32(int(states[0]["step"]))
+    slots = [keras_layout(state[slot]) for state in states for slot in _SLOTS[model.optimizer._engine_name]]
+    return head + slots
+
+
+def _array_count(layer) -> int:
+    kind = getattr(layer, "_kind", "")
+    if kind in ("Conv2D", "Dense"):
+        return 2 if layer._spec.args["use_bias"] else 1
+    return 4 if kind == "BatchNormalization" else 0
+
+
+# --- reading ------------------------------------------------------------------------------
+
+def load_keras(path: Path, compile: bool = True):
+    """A cnnlab.keras model from a `.keras` file written by cnnlab or by Keras 3."""
+    with _open_archive(path) as archive:
+        config = _parse_json(_read_member(archive, CONFIG, _TEXT_LIMIT), CONFIG)
+        model = model_from_config(config)
+        if not model.built:
+            raise KerasFileError("the saved model has no input shape, so it holds no weights; "
+                                 "Keras saves such a model only before it is built")
+        data = _read_member(archive, WEIGHTS, _weights_limit(model))
+    set_weights_from_h5(model, data)
+    if compile:
+        apply_compile_config(model, config.get("compile_config"))
+    return model
+
+
+def weights_from_archive(path: Path, model) -> bytes:
+    """The model.weights.h5 member of a `.keras` file, for `model.load_weights`."""
+    with _open_archive(path) as archive:
+        return _read_member(archive, WEIGHTS, _weights_limit(model))
+
+
+def read_weights_file(path: Path, model) -> bytes:
+    """A `.weights.h5` file's bytes, refused when far larger than the model's weights."""
+    size = path.stat().st_size
+    if size > _weights_limit(model):
+        raise KerasFileError(f"{size:,} bytes, far more than the weights of model {model.name!r}")
+    return path.read_bytes()
+
+
+def _weights_limit(model) -> int:
+    layers = len(model.layers) + 3
+    return 8 * model.report().total + _H5_OVERHEAD + 16 * 2**10 * layers
+
+
+def _open_archive(path: Path) -> zipfile.ZipFile:
+    if path.stat().st_size > _ARCHIVE_LIMIT:
+        raise KerasFileError(f"{path.stat().st_size:,} bytes, too large for a model cnnlab loads")
+    try:
+        archive = zipfile.ZipFile(path)
+        infos = archive.infolist()
+    except (zipfile.BadZipFile, EOFError, ValueError) as e:
+        raise KerasFileError(f"not a complete .keras file (a zip archive): {e}; it may be "
+                             "truncated: save the model again") from None
+    names = [info.filename for info in infos]
+    for name in names:
+        if name.startswith(("/", "\\")) or ".." in name.replace("\\", "/").split("/") or ":" in name:
+            archive.close()
+            raise KerasFileError(f"member {name!r} points outside the archive; a .keras file "
+                                 "never holds such a name")
+    unknown = sorted(set(names) - {CONFIG, METADATA, WEIGHTS})
+    if unknown or len(names) != len(set(names)):
+        archive.close()
+        raise KerasFileError(
+            f"members {unknown or sorted(n for n in names if names.count(n) > 1)} are not part of a "
+            f".keras file cnnlab can load ({METADATA}, {CONFIG}, {WEIGHTS}, each once)"
+        )
+    return archive
+
+
+def _read_member(archive: zipfile.ZipFile, name: str, limit: int) -> bytes:
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        raise KerasFileError(f"the archive has no {name}; it is not a Keras 3 .keras file") from None
+    if info.flag_bits & 0x1:
+        raise KerasFileError(f"{name} is encrypted; a .keras file never is")
+    if info.file_size > limit:
+        raise KerasFileError(f"{name} declares {info.file_size:,} bytes, more than the "
+                             f"{limit:,} a model like this one needs; refusing to decompress it")
+    try:
+        with archive.open(info) as member:
+            data = member.read(limit + 1)
+    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, ValueError) as e:
+        raise KerasFileError(f"{name} is damaged ({e}); the file may be truncated") from None
+    if len(data) != info.file_size:
+        raise KerasFileError(f"{name} holds {len(data):,} bytes, not the {info.file_size:,} declared")
+    return data
+
+
+def _parse_json(data: bytes, name: str) -> dict[str, Any]:
+    def refuse_constant(value):
+        raise ValueError(f"{value} is not a JSON number")
+
+    try:
+        value = json.loads(data.decode("utf-8"), parse_constant=refuse_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise KerasFileError(f"{name} is not valid JSON ({str(e)[:100]})") from None
+    if not isinstance(value, dict):
+        raise KerasFileError(f"{name} should hold a JSON object")
+    return value
+
+
+def set_weights_from_h5(model, data: bytes) -> None:
+    """Check every array of a Keras weights file against `model`, then set them all."""
+    import h5py
+
+    from cnnlab.keras.saving import keras_weights, set_keras_weights
+
+    expected = iter(keras_weights(model._ensure_net()))
+    arrays = []
+    try:
+        h5 = h5py.File(io.BytesIO(data), "r")
+    except OSError as e:
+        raise KerasFileError(f"{WEIGHTS} is not an HDF5 file ({e})") from None
+    with h5:
+        for layer, group in weights_group_names(model):
+            count = _array_count(layer)
+            if count == 0:
+                continue
+            found = _vars_group(h5, group, layer)
+            keys = sorted(found.keys())
+            if keys != sorted(str(i) for i in range(count)):
+                raise KerasFileError(f"layer {layer.name!r} ({layer._kind}): {group}/vars holds "
+                                     f"{keys}, the layer has {count} arrays (0..{count - 1})")
+            for i in range(count):
+                arrays.append(_dataset(found, str(i), next(expected), layer, group))
+    set_keras_weights(model._ensure_net(), arrays)
+
+
+def _vars_group(h5, group: str, layer):
+    import h5py
+
+    node = h5
+    for part in [*group.split("/"), "vars"]:
+        link = node.get(part, getlink=True) if isinstance(node, h5py.Group) else None
+        if link is None:
+            raise KerasFileError(f"the weights have no {group}/vars for layer {layer.name!r} "
+                                 f"({layer._kind}); the file was saved from another model")
+        if not isinstance(link, h5py.HardLink):
+            raise KerasFileError(f"{group}: links inside the weights file are refused")
+        node = node[part]
+    if not isinstance(node, h5py.Group):
+        raise KerasFileError(f"{group}/vars is not an HDF5 group")
+    return node
+
+
+def _dataset(group, key: str, reference: np.ndarray, layer, where: str) -> np.ndarray:
+    import h5py
+
+    if not isinstance(group.get(key, getlink=True), h5py.HardLink):
+        raise KerasFileError(f"{where}/vars/{key}: links inside the weights file are refused")
+    dataset = group[key]
+    if not isinstance(dataset, h5py.Dataset) or dataset.external or dataset.is_virtual:
+        raise KerasFileError(f"{where}/vars/{key}: only plain arrays stored in the file are read")
+    if tuple(dataset.shape) != reference.shape:
+        raise KerasFileError(
+            f"layer {layer.name!r} ({layer._kind}) weight {key}: shape {tuple(dataset.shape)} in "
+            f"the file, {reference.shape} in the model its config describes"
+        )
+    if dataset.dtype.kind != "f" or math.prod(dataset.shape) != reference.size:
+        raise KerasFileError(f"{where}/vars/{key}: {dataset.dtype} values; weights are floats")
+    return np.asarray(dataset[()], dtype=np.float32)
