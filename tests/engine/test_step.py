@@ -141,3 +141,20 @@ def test_padding_and_cropping_are_f_pads(pads, h, w, dtype, value):
     _run(program)
     assert torch.equal(padded, F.pad(x, pads, value=value))
     assert torch.equal(back, x) and back.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_a_profiled_run_adds_each_operations_time_and_names_its_section():
+    x = torch.randn(1000)
+    program = step.Program()
+    program.section = "dense forward"
+    program.activate(x, "relu", torch.empty_like(x))
+    program.section = "loss"
+    program.cross_entropy(torch.randn(4, 3))
+    program.finish()
+    assert program.operations() == [("dense forward", "activation"), ("loss", "loss")]
+    seconds = torch.full((2,), 1.0, dtype=torch.float64)
+    images, labels = torch.zeros(1, dtype=torch.uint8), torch.tensor([0, 1, 2, 0])
+    program.run(images, labels, seconds)
+    assert torch.all(seconds > 1.0) and torch.all(seconds < 2.0)  # added to what was there
+    with pytest.raises(ValueError, match="seconds must be a contiguous float64 tensor of 2 elements"):
+        program.run(images, labels, torch.zeros(3, dtype=torch.float64))

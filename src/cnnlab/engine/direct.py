@@ -97,15 +97,16 @@ class DirectStep:
         self.programs.clear()
 
     @torch.no_grad()
-    def __call__(self, x_u8: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x_u8: (B, H, W, C) uint8 images; y: (B,) labels -> (mean loss, correct count)."""
+    def __call__(self, images: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """images: (B, H, W, C) uint8 pixels (scaled by 1/255) or float32 values (taken as
+        given); y: (B,) labels -> (mean loss, correct count)."""
         if [p.data_ptr() for p in self.params] != self.addresses:
             self._use_weights_where_they_are()  # `param.data = ...` somewhere (cnnlab copies in place)
-        program = self._program(x_u8, y)
+        program = self._program(images, y)
         if program is not None:
-            loss, correct = program.run(x_u8, y)
+            loss, correct = program.run(images, y)
         else:
-            loss, correct = self._layer_by_layer(x_u8, y)
+            loss, correct = self._layer_by_layer(images, y)
         for param, buffer in zip(self.params, self.grads):
             if param.grad is not buffer:
                 param.grad = buffer
@@ -125,47 +126,56 @@ class DirectStep:
                 return f"layer {name}: {reason}"
         return None
 
-    def _program(self, x_u8: torch.Tensor, y: torch.Tensor):
+    def _program(self, images: torch.Tensor, y: torch.Tensor):
         """The step `Program` for this batch shape (engine/native/step.py), or None."""
-        plain_input = x_u8.dtype == torch.uint8 and x_u8.is_contiguous() and x_u8.device.type == "cpu"
+        plain_input = (images.dtype in (torch.uint8, torch.float32) and images.is_contiguous()
+                       and images.device.type == "cpu")
         plain_labels = y.dtype == torch.int64 and y.is_contiguous() and y.device.type == "cpu" and y.dim() == 1
-        if not (self.use_programs and plain_input and plain_labels and len(y) == len(x_u8)):
+        if not (self.use_programs and plain_input and plain_labels and len(y) == len(images)):
             return None
-        key = tuple(x_u8.shape)
-        return remember(self.programs, key, lambda: self._build_program(key))
+        key = tuple(images.shape) if images.dtype == torch.uint8 else (*images.shape, "float32")
+        return remember(self.programs, key, lambda: self._build_program(images.shape, images.dtype))
 
-    def _build_program(self, shape):
+    def _build_program(self, shape, source=torch.uint8):
         """The whole step as a Program, or None where a layer cannot be part of one
         (overlapping pooling, a layer without oneDNN or the pool kernel) or the C code is
         unavailable; the step then runs layer by layer."""
         if self.program_unsupported():
             return None
         program = native_step.Program()
+        program.section = "weight copies"
         if self.dtype != torch.float32:  # bf16 copies of this step's weights
             for param, compute in zip(self.params, self.compute):
                 program.cast(param.detach(), compute)
         n, h, w, c = shape
         x = torch.empty((n, h, w, c), dtype=self.dtype).permute(0, 3, 1, 2)  # (N, C, H, W) channels_last
-        program.pixels(x, pixels.SCALE)  # bf16 before a Flatten is bf16 after it: the same bits
-        for stage, weights in zip(self.stages, self.stage_weights):
+        # uint8 pixels scaled by 1/255 or float32 images as given; bf16 before a Flatten is
+        # bf16 after it: the same bits
+        program.section = "input"
+        program.pixels(x, pixels.SCALE if source == torch.uint8 else 1.0, source)
+        for name, stage, weights in zip(self.layer_names, self.stages, self.stage_weights):
+            program.section = f"{name} forward"
             x = stage.emit(program, x, *weights)
             if x is None:
                 return None
         if x.dim() != 2:
             return None  # logits are (batch, classes)
+        program.section = "loss"
         grad = program.cross_entropy(x)
         grads: list[torch.Tensor] = []
-        for stage in reversed(self.stages[self.cast_at :]):
+        for name, stage in reversed(list(zip(self.layer_names, self.stages))[self.cast_at :]):
+            program.section = f"{name} backward"
             grad, stage_grads = stage.emit_backward(program, grad)
             grads[:0] = stage_grads
+        program.section = "gradient copies"
         for source, target in zip(grads, self.grads):
             if source.shape != target.shape or source.stride() != target.stride():
                 return None
             program.cast(source, target)
         return program.finish()
 
-    def _layer_by_layer(self, x_u8: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = pixels.to_input(x_u8, self.dtype if self.cast_at == 0 else torch.float32)
+    def _layer_by_layer(self, images: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = pixels.to_input(images, self.dtype if self.cast_at == 0 else torch.float32)
         if self.dtype != torch.float32:
             torch._foreach_copy_(self.compute, [p.detach() for p in self.params])
         for i, (stage, weights) in enumerate(zip(self.stages, self.stage_weights)):

@@ -13,9 +13,10 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 enum {
-    PIXELS,        /* fn(x_u8, out, scale, n): the step's images to the input dtype */
+    PIXELS,        /* fn(x, out, scale, n): the step's images (uint8 or float32) to the input dtype */
     CONV_FORWARD,  /* fn(handle, x, w, b, y) -> status */
     CONV_BACKWARD, /* fn(handle, gy, x, w, gx, gw, gb) -> status */
     MATMUL,        /* fn(handle, a, b, bias, c) -> status */
@@ -46,7 +47,7 @@ typedef void (*pool_forward_fn)(void *, void *, void *, int64_t, int64_t, int64_
                                 int64_t, int64_t, int64_t, int64_t, int);
 typedef void (*pool_backward_fn)(void *, void *, void *, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
                                  int64_t, int64_t, int64_t, int64_t);
-typedef void (*pixels_fn)(const uint8_t *, void *, float, int64_t);
+typedef void (*pixels_fn)(const void *, void *, float, int64_t);
 
 static inline float bf16_to_f32(uint16_t b) {
     uint32_t u = (uint32_t)b << 16;
@@ -191,10 +192,18 @@ static int loss(const void *logits, void *grad, float *loss_out, int64_t *correc
     return 0;
 }
 
-/* Runs ops[0 .. count-1] on this step's images x (uint8) and labels. Returns 0, or the
+static double now_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Runs ops[0 .. count-1] on this step's images x (uint8 or float32, as the PIXELS op reads) and labels. Returns 0, or the
  * 1-based index of the operation that failed: a oneDNN call (onednn.c's last_error says why)
- * or the loss (a label that is not a class index). */
-int64_t step_run(const op_t *ops, int64_t count, const uint8_t *x, const int64_t *labels) {
+ * or the loss (a label that is not a class index). With `seconds` (NULL in training), each
+ * operation's wall time is added to seconds[k], for the step profile. */
+int64_t step_run(const op_t *ops, int64_t count, const void *x, const int64_t *labels, double *seconds) {
+    double started = seconds ? now_seconds() : 0.0;
     for (int64_t k = 0; k < count; k++) {
         const op_t *o = &ops[k];
         const int64_t *g = o->geometry;
@@ -246,6 +255,11 @@ int64_t step_run(const op_t *ops, int64_t count, const uint8_t *x, const int64_t
             return k + 1;
         }
         if (status != 0) return k + 1;
+        if (seconds) {
+            double t = now_seconds();
+            seconds[k] += t - started;
+            started = t;
+        }
     }
     return 0;
 }

@@ -23,6 +23,9 @@ from cnnlab.engine.native import compiler, onednn
 
 (PIXELS, CONV_FORWARD, CONV_BACKWARD, MATMUL, POOL_FORWARD, POOL_BACKWARD,
  ACTIVATE, ACTIVATE_BACKWARD, COLUMN_SUM, CAST, LOSS, MULTIPLY, PAD, CROP) = range(14)
+KIND_NAMES = ("pixels", "conv forward", "conv backward", "matmul", "pool forward", "pool backward",
+              "activation", "activation backward", "bias gradient", "cast", "loss", "dropout mask",
+              "pad", "crop")
 ACTIVATIONS = {"relu": 0, "sigmoid": 1, "tanh": 2}
 _DTYPES = {torch.float32: 0, torch.bfloat16: 1}
 
@@ -52,7 +55,7 @@ def unavailable_reason() -> str | None:
 
 def library():
     i64, ptr = ctypes.c_int64, ctypes.c_void_p
-    return compiler.bound("step", {"step_run": ([ptr, i64, ptr, ptr], i64)})
+    return compiler.bound("step", {"step_run": ([ptr, i64, ptr, ptr, ptr], i64)})
 
 
 def _address(function) -> int:
@@ -72,6 +75,8 @@ class Program:
         self.loss = torch.zeros((), dtype=torch.float32)
         self.correct = torch.zeros((), dtype=torch.int64)
         self.array = None
+        self.section = ""  # what the next operations belong to, e.g. "conv2d forward" (for profiles)
+        self.sections: list[str] = []  # each operation's section
 
     def _add(self, kind, *tensors, fn=None, dtype=torch.float32, dtype2=torch.float32, rows=0, n=0,
              geometry=(), scale=0.0, keep=()):
@@ -81,14 +86,17 @@ class Program:
         for i, g in enumerate(geometry):
             op.geometry[i] = g
         self.ops.append(op)
+        self.sections.append(self.section)
         self.keep.extend([t for t in tensors if isinstance(t, torch.Tensor)] + list(keep))
 
     # --- operations -----------------------------------------------------------------
-    def pixels(self, out: torch.Tensor, scale: float) -> None:
-        """The step's uint8 images, scaled, into `out` (float32 or bfloat16, same element count)."""
+    def pixels(self, out: torch.Tensor, scale: float, source: torch.dtype = torch.uint8) -> None:
+        """The step's images into `out` (float32 or bfloat16, same element count): uint8
+        pixels times `scale`, or float32 images as they are."""
         from cnnlab.engine.native import pixels
 
-        kernel = getattr(pixels.library(), pixels.KERNELS[out.dtype])
+        kernels = pixels.KERNELS if source == torch.uint8 else pixels.FLOAT_KERNELS
+        kernel = getattr(pixels.library(), kernels[out.dtype])
         self._add(PIXELS, out, fn=_address(kernel), n=out.numel(), scale=scale)
 
     def conv_forward(self, call: onednn.Convolution, x, weight, bias) -> torch.Tensor:
@@ -179,12 +187,23 @@ class Program:
         self.run_step = library().step_run
         return self
 
-    def run(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One step on contiguous uint8 images and int64 labels: (mean loss, correct count)."""
+    def operations(self) -> list[tuple[str, str]]:
+        """(section, kind) of each operation in order, e.g. ("conv2d backward", "conv backward")."""
+        return [(section, KIND_NAMES[op.kind]) for section, op in zip(self.sections, self.ops)]
+
+    def run(self, images: torch.Tensor, labels: torch.Tensor, seconds: torch.Tensor | None = None,
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step on contiguous images (the dtype the program was built for) and int64
+        labels: (mean loss, correct count). `seconds`: a float64 tensor, one element per
+        operation, to which each operation's wall time is added (the step profile)."""
+        if seconds is not None and (seconds.dtype != torch.float64 or seconds.numel() != len(self.ops)
+                                    or not seconds.is_contiguous()):
+            raise ValueError(f"seconds must be a contiguous float64 tensor of {len(self.ops)} elements")
         for prepare in self.before_run:
             prepare()
         with onednn.running:
-            failed = self.run_step(self.array, len(self.ops), images.data_ptr(), labels.data_ptr())
+            failed = self.run_step(self.array, len(self.ops), images.data_ptr(), labels.data_ptr(),
+                                   None if seconds is None else seconds.data_ptr())
         if failed:
             op = self.ops[failed - 1]
             if op.kind == LOSS:
