@@ -10,8 +10,17 @@ from __future__ import annotations
 import re
 import textwrap
 
-import numpy as np
 import pytest
+from helpers.lesson_code import (
+    BUILD_MODEL,
+    CREATE_NN,
+    CREATE_NN_WITH_HP,
+    LESSON_BLOCKS,
+    FixedHP,
+    build_model,
+    keras_run,
+    keras_totals,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,90 +33,11 @@ from cnnlab.models.source import fit_to_data
 keras = pytest.importorskip("keras")
 
 
-class _Recording:
-    """`keras` for the oracle's run: every Model and Sequential made is kept, in order."""
-
-    def __init__(self) -> None:
-        self.models: list = []
-
-    def __getattr__(self, name: str):
-        real = getattr(keras, name)
-        if name not in ("Model", "Sequential"):
-            return real
-
-        def make(*args, **kwargs):
-            model = real(*args, **kwargs)
-            self.models.append(model)
-            return model
-
-        return make
-
-
-def keras_totals(code: str, shape: tuple[int, ...]) -> list[int]:
-    """Run `code` with Keras on stand-in data of `shape`; the parameter total of each model."""
-    keras.backend.clear_session()
-    recording = _Recording()
-    data = np.zeros((2, *shape), dtype="float32")
-    scope = {"keras": recording, "X_data": data, "train_images": data, "compile_model": lambda model: None}
-    exec(compile(code, "<lesson>", "exec"), scope)  # the oracle runs the code; cnnlab never does
-    totals = []
-    for model in recording.models:
-        if not model.built:
-            model.build((None, *shape))
-        totals.append(model.count_params())
-    return totals
-
-
 def cnnlab_totals(code: str, shape: tuple[int, ...], call: str | None = None) -> list[int]:
     return [analyze(fit_to_data(spec, shape, None)).total for _, spec in parse_models(code, call=call)]
 
 
-CREATE_NN = """\
-def create_nn(nodes1=100, nodes2=50):
-    # Input layer
-    inputs = keras.Input(shape=(X_data.shape[1],), name='input')
-    # Dense layers
-    layers_dense = keras.layers.Dense(nodes1, 'relu')(inputs)
-    layers_dense = keras.layers.Dense(nodes2, 'relu')(layers_dense)
-    # Output layer
-    outputs = keras.layers.Dense(1)(layers_dense)
-    return keras.Model(inputs=inputs, outputs=outputs, name="model_small")
-"""
-
-CREATE_NN_WITH_HP = """\
-def create_nn_with_hp(dropout_rate, n_layers):
-    inputs = keras.Input(shape=train_images.shape[1:])
-    x = keras.layers.Conv2D(50, (3, 3), activation='relu')(inputs)
-    x = keras.layers.MaxPooling2D((2, 2))(x)
-    for layer in range(n_layers):
-        x = keras.layers.Conv2D(50, (3, 3), activation='relu')(x)
-    x = keras.layers.MaxPooling2D((2, 2))(x)
-    x = keras.layers.Dropout(dropout_rate)(x)
-    x = keras.layers.Flatten()(x)
-    x = keras.layers.Dense(50, activation='relu')(x)
-    outputs = keras.layers.Dense(10)(x)
-    model = keras.Model(inputs=inputs, outputs=outputs, name="cifar_model")
-    compile_model(model)
-    return model
-"""
-
-LESSON_BLOCKS = {
-    "create_nn with arguments": (CREATE_NN + "model = create_nn(10, 5)\nmodel.summary()\n", (89,), [961]),
-    "create_nn with its defaults": (CREATE_NN + "model = create_nn()\n", (89,), [14_101]),
-    "create_nn by keyword": (CREATE_NN + "model = create_nn(nodes2=5, nodes1=10)\n", (89,), [961]),
-    "create_nn from the data's width": (
-        "def create_nn(n_features, n_predictions):\n"
-        "    inputs = keras.Input(shape=(n_features,), name='input')\n"
-        "    x = keras.layers.Dense(100, 'relu')(inputs)\n"
-        "    outputs = keras.layers.Dense(n_predictions)(x)\n"
-        "    return keras.Model(inputs=inputs, outputs=outputs)\n"
-        "model = create_nn(X_data.shape[1], 1)\n",
-        (89,), [9_101],
-    ),
-    "create_nn_with_hp loops": (
-        CREATE_NN_WITH_HP + "for n_layers in (1, 2):\n    model = create_nn_with_hp(0.2, n_layers)\n",
-        (32, 32, 3), None,
-    ),
+PATTERNS = {
     "dropout-rate loop over a list": (
         CREATE_NN_WITH_HP.replace("create_nn_with_hp(dropout_rate, n_layers)", "create_nn_with_dropout(dropout_rate, n_layers=1)")
         + "dropout_rates = [0.15, 0.3, 0.45, 0.6]\nval_losses = []\n"
@@ -127,6 +57,7 @@ LESSON_BLOCKS = {
         "model = create_nn_with_hp('relu', 4)\n",
         (32, 32, 3), None,
     ),
+    "create_nn by keyword": (CREATE_NN + "model = create_nn(nodes2=5, nodes1=10)\n", (89,), [961]),
     "Sequential built in a loop, named by f-string": (
         "sizes = [64, 32]\nmodel = keras.Sequential(name=f'mlp_{len(sizes)}')\n"
         "model.add(keras.Input(shape=(X_data.shape[1],)))\n"
@@ -163,9 +94,12 @@ MORE_PATTERNS = {
 }
 
 
-@pytest.mark.parametrize("name", [*LESSON_BLOCKS, *MORE_PATTERNS])
+ALL_BLOCKS = {**LESSON_BLOCKS, **PATTERNS}
+
+
+@pytest.mark.parametrize("name", [*ALL_BLOCKS, *MORE_PATTERNS])
 def test_lesson_blocks_give_keras_totals(name):
-    code, shape, expected = {**LESSON_BLOCKS, **MORE_PATTERNS}[name]
+    code, shape, expected = {**ALL_BLOCKS, **MORE_PATTERNS}[name]
     totals = cnnlab_totals(code, shape)
     assert totals == keras_totals(code, shape)
     if expected is not None:
@@ -398,15 +332,13 @@ def test_code_that_runs_long_stops_at_a_bound_within_seconds(code):
     assert time.perf_counter() - start < 5
 
 
-@pytest.mark.parametrize("name", ["create_nn_with_hp loops", "dropout-rate loop over a list", "helper function in a loop, keyword defaults"])
+@pytest.mark.parametrize("name", ["cifar: create_nn_with_hp over n_layers", "dropout-rate loop over a list",
+                                  "helper function in a loop, keyword defaults"])
 def test_several_models_have_keras_session_names(name):
-    code, shape, _ = {**LESSON_BLOCKS, **MORE_PATTERNS}[name]
-    keras.backend.clear_session()
-    recording = _Recording()
-    data = np.zeros((2, *shape), dtype="float32")
-    exec(compile(code, "<lesson>", "exec"), {"keras": recording, "train_images": data, "compile_model": lambda m: None})
+    code, shape, _ = {**ALL_BLOCKS, **MORE_PATTERNS}[name]
     expected = [
-        (m.name, [layer.name for layer in m.layers if type(layer).__name__ != "InputLayer"]) for m in recording.models
+        (m.name, [layer.name for layer in m.layers if type(layer).__name__ != "InputLayer"])
+        for m in keras_run(code, shape)[0]
     ]
     assert [(spec.name, [layer.name for layer in spec.layers]) for _, spec in parse_models(code)] == expected
 
@@ -462,7 +394,7 @@ _PIECES = ["(", ")", "[", "]", ",", ":", "\n", "    ", "for ", " in ", "range(",
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.sampled_from([*LESSON_BLOCKS.values(), *MORE_PATTERNS.values()]), st.data())
+@given(st.sampled_from([*ALL_BLOCKS.values(), *MORE_PATTERNS.values()]), st.data())
 def test_damaged_model_code_gives_a_model_or_one_model_error(block, data):
     code = block[0]
     for _ in range(data.draw(st.integers(1, 4))):
@@ -477,44 +409,17 @@ def test_damaged_model_code_gives_a_model_or_one_model_error(block, data):
         pass
 
 
-BUILD_MODEL = CREATE_NN_WITH_HP + """\
-def build_model(hp):
-    n_layers = hp.Int("n_layers", min_value=1, max_value=2, step=1)
-    dropout_rate = hp.Float("dropout_rate", min_value=0.2, max_value=0.8, step=0.3)
-    return create_nn_with_hp(dropout_rate, n_layers)
-
-tuner = keras_tuner.GridSearch(build_model, objective='val_loss')
-tuner.search(train_images, train_labels, epochs=20)
-"""
-
-
-class _FixedHP:
-    """The oracle's `hp`: the values of one grid combination."""
-
-    def __init__(self, values):
-        self.values = values
-
-    def Int(self, name, *args, **kwargs):
-        return self.values[name]
-
-    Float = Int
-
-
 def test_keras_tuner_build_model_gives_each_grid_model():
     models = parse_models(BUILD_MODEL)
     grid = [(n, rate) for n in (1, 2) for rate in (0.2, 0.5, 0.8)]  # defaults first, the last declared fastest
     assert [label for label, _ in models] == [
         f"build_model(hp) with n_layers={n}, dropout_rate={rate!r}" for n, rate in grid
     ]
-    code = CREATE_NN_WITH_HP + BUILD_MODEL.split("tuner = ")[0].split(CREATE_NN_WITH_HP)[1]
+    code = CREATE_NN_WITH_HP + build_model().split("tuner = ")[0]
     expected = []
     for n, rate in grid:
-        keras.backend.clear_session()
-        recording = _Recording()
-        scope = {"keras": recording, "train_images": np.zeros((2, 32, 32, 3), "float32"), "compile_model": lambda m: None}
-        exec(compile(code, "<lesson>", "exec"), scope)
-        scope["build_model"](_FixedHP({"n_layers": n, "dropout_rate": rate}))
-        expected.append(recording.models[-1].count_params())
+        _, scope = keras_run(code, (32, 32, 3))
+        expected.append(scope["build_model"](FixedHP({"n_layers": n, "dropout_rate": rate})).count_params())
     assert [analyze(fit_to_data(spec, (32, 32, 3), None)).total for _, spec in models] == expected
     assert {spec.name for _, spec in models} == {"cifar_model"}
 

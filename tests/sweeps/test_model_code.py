@@ -5,6 +5,7 @@ import json
 import statistics
 
 import pytest
+from helpers.lesson_code import RUN_GUARD, SMALL_CREATE_NN_WITH_HP, build_model
 from helpers.sweeps import FAST
 
 from cnnlab.models.keras_code import parse_models
@@ -13,33 +14,10 @@ from cnnlab.sweeps.grid import SweepError
 from cnnlab.sweeps.model_code import model_code
 from cnnlab.sweeps.plan import Sweep
 
-# the lesson's hyperparameter code, sized for digits' 8x8 images; the first lines would write
+# the lesson's hyperparameter code, sized for digits' 8x8 images; its first lines would write
 # files if anything ran them
-CREATE_NN_WITH_HP = """\
-import os
-open("executed.txt", "w").write("the code ran")
-os.system("touch executed_too.txt")
-
-def create_nn_with_hp(dropout_rate, n_layers):
-    inputs = keras.Input(shape=train_images.shape[1:])
-    x = inputs
-    for layer in range(n_layers):
-        x = keras.layers.Conv2D(4, (3, 3), activation='relu')(x)
-    x = keras.layers.Dropout(dropout_rate)(x)
-    x = keras.layers.Flatten()(x)
-    outputs = keras.layers.Dense(10)(x)
-    model = keras.Model(inputs=inputs, outputs=outputs, name="small_model")
-    return model
-"""
-BUILD_MODEL = CREATE_NN_WITH_HP + """
-def build_model(hp):
-    n_layers = hp.Int("n_layers", min_value=1, max_value=2, step=1)
-    dropout_rate = hp.Float("dropout_rate", min_value=0.2, max_value=0.5, step=0.3)
-    return create_nn_with_hp(dropout_rate, n_layers)
-
-tuner = keras_tuner.GridSearch(build_model, objective='val_loss')
-tuner.search(train_images, train_labels, epochs=20)
-"""
+CREATE_NN_WITH_HP = RUN_GUARD + SMALL_CREATE_NN_WITH_HP
+BUILD_MODEL = CREATE_NN_WITH_HP + build_model(max_rate=0.5)
 GRID = [(1, 0.2), (1, 0.5), (2, 0.2), (2, 0.5)]  # Keras Tuner's order: the last declared fastest
 
 

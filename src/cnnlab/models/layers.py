@@ -97,6 +97,7 @@ class ModelSpec:
     # Source text of an input shape the parser could not evaluate (`x_train.shape[1:]`):
     # the caller fills the shape from --input-shape / --dataset or reports this text.
     input_hint: str | None = None
+    input_name: str = "input_layer"  # the InputLayer's name (a functional summary's first row)
 
     def with_input_shape(self, shape: tuple[int, ...]) -> ModelSpec:
         return dataclasses.replace(self, input_shape=tuple(shape))
@@ -107,6 +108,7 @@ class ModelSpec:
             "input_shape": list(self.input_shape) if self.input_shape else None,
             "functional": self.functional,
             "layers": [layer.to_dict() for layer in self.layers],
+            **({"input_name": self.input_name} if self.input_name != "input_layer" else {}),
         }
 
     @classmethod
@@ -126,6 +128,7 @@ class ModelSpec:
             layers=layers,
             input_shape=parse_shape(shape, "input_shape") if shape else None,
             functional=bool(data.get("functional", True)),
+            input_name=str(data.get("input_name") or "input_layer"),
         )
 
 
@@ -252,6 +255,7 @@ def new_spec(
     input_shape: tuple[int, ...] | None = None,
     functional: bool = True,
     input_hint: str | None = None,
+    input_name: str = "input_layer",
 ) -> ModelSpec:
     """Assemble a model: take a first layer's `input_shape=` as the model input, name layers."""
     if not layers:
@@ -273,6 +277,7 @@ def new_spec(
         input_shape=input_shape,
         functional=functional,
         input_hint=None if input_shape else input_hint,
+        input_name=input_name,
     )
     return assign_names(spec)
 

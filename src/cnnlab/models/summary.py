@@ -30,13 +30,14 @@ def readable_size(n_bytes: float) -> str:
     return f"{n_bytes:.2f} PB"
 
 
-def summary_rows(report: ModelReport, input_name: str = "input_layer") -> list[dict[str, str]]:
-    """One row per layer (InputLayer first for functional models), as displayed."""
+def summary_rows(report: ModelReport, input_name: str | None = None) -> list[dict[str, str]]:
+    """One row per layer (InputLayer first for functional models, named `input_name` or as the
+    spec names it), as displayed."""
     rows = []
     if report.spec.functional:
         rows.append(
             {
-                "name": f"{input_name} (InputLayer)",
+                "name": f"{input_name or report.spec.input_name} (InputLayer)",
                 "shape": shape_text(report.input_shape),
                 "params": "0",
                 "formula": "",
@@ -63,12 +64,12 @@ def format_summary(
     macs: bool = False,
     line_length: int | None = None,
     notes: bool = True,
-    input_name: str = "input_layer",
+    input_name: str | None = None,
     optimizer_params: int | None = None,
 ) -> str:
     """The summary text, ending with a newline; `notes` adds cnnlab's remarks after Keras's text.
 
-    `input_name` is the InputLayer's name; `optimizer_params` (after training, as Keras counts
+    `input_name` is the InputLayer's name (default: the spec's); `optimizer_params` (after training, as Keras counts
     the optimizer's variables) adds Keras's "Optimizer params" line and counts them in the total.
     """
     import rich.console

@@ -34,7 +34,7 @@ from cnnlab.models.keras_code.expressions import NO_DEFAULT, UserFunction
 from cnnlab.models.keras_code.files import looks_like_toml, parse_json, parse_toml
 from cnnlab.models.keras_code.program import Built, Program, needs_program, signature
 from cnnlab.models.keras_code.reader import CodeReader, rejoin_wrapped
-from cnnlab.models.keras_code.symbolic import FunctionalModel, name_in_session
+from cnnlab.models.keras_code.symbolic import Session
 from cnnlab.models.keras_code.text import clean_chars, clean_lines, statements
 from cnnlab.models.keras_code.tuner import Declared, TunerHP, grid_trials, uses_hp
 from cnnlab.models.layers import ModelError, ModelSpec
@@ -123,19 +123,9 @@ def _follow(tree: ast.Module, name: str | None, call: str | None) -> list[tuple[
 
 
 def _specs(built: list[Built], name: str | None) -> list[tuple[str, ModelSpec]]:
-    """(label, spec) of each model built, named as Keras names them in each session."""
-    counters: dict[tuple[int, str], int] = {}
-    out = []
-    for b in built:
-        base = "functional" if isinstance(b.model, FunctionalModel) else "sequential"
-        n = counters.get((b.session, base), 0)
-        if b.model.name is None:
-            counters[b.session, base] = n + 1
-        default = name or (base if n == 0 else f"{base}_{n}")
-        out.append((b.label, b.model.spec(default)))
-    for session in sorted({b.session for b in built}):
-        name_in_session([(spec, b.model.auto_named) for (_, spec), b in zip(out, built) if b.session == session])
-    return out
+    """(label, spec) of each model built, with the names Keras gave it and its layers where the
+    code made them (`name` is the model's name where the code gives none)."""
+    return [(b.label, b.model.spec(name or b.model.auto)) for b in built]
 
 
 def _uncalled(program: Program) -> list[Built]:
@@ -178,16 +168,15 @@ def _grid(program: Program, fn: UserFunction) -> list[Built]:
     fresh Keras session as Keras Tuner builds them."""
     space: list[Declared] = []
     start = len(program.built)
-    trials = [0]
 
     def run_trial(values: dict[str, Any]) -> None:
         made = len(program.built)
         hp = TunerHP(space, values)
+        program.session = Session(program.session.number + 1)  # Keras Tuner clears the session per trial
         program.call_user(fn, [hp], {})
         shown = ", ".join(f"{k}={v!r}" for k, v in hp.used.items()) or "no hyperparameters"
         for b in program.built[made:]:
-            b.label, b.session = f"{fn.node.name}(hp) with {shown}", trials[0]
-        trials[0] += 1
+            b.label = f"{fn.node.name}(hp) with {shown}"
 
     grid_trials(space, run_trial)
     return program.built[start:]
@@ -231,6 +220,7 @@ def call_model(text: str, source: str, function: str, kwargs: dict[str, Any]) ->
     if not isinstance(fn, UserFunction):
         raise ModelError(f"{source}: the code defines no function {function}")
     start = len(program.built)
+    program.session = Session(program.session.number + 1)  # each run of a sweep builds its model afresh
     try:
         program.line = fn.node.lineno
         program.call_user(fn, [], kwargs)
@@ -255,6 +245,7 @@ def tuner_grid(text: str, source: str = "<stdin>") -> tuple[list[tuple[str, list
     def run_trial(values: dict[str, Any]) -> None:
         made = len(program.built)
         hp = TunerHP(space, values)
+        program.session = Session(program.session.number + 1)
         program.call_user(tuned[0], [hp], {})
         built = program.built[made:]
         if len(built) != 1:

@@ -41,6 +41,7 @@ from cnnlab.models.keras_code.symbolic import (
     FunctionalModel,
     LayerCall,
     SequentialModel,
+    Session,
     Tensor,
 )
 from cnnlab.models.keras_code.tuner import TunerHP
@@ -97,6 +98,7 @@ class Expressions:
         self.scope = Scope()
         self.scope.vars["__name__"] = "__main__"
         self.line = 0
+        self.session = Session()
         self.layers_made = 0
         self.tainted: dict[int, Any] = {}  # containers an unknown call may have changed
 
@@ -349,6 +351,9 @@ class Expressions:
         if not isinstance(callee, Unknown):
             return self.unknown(node)
         kind = call_kind(node) or ""
+        if kind == "clear_session" and not node.args:  # keras.backend.clear_session(): names start again
+            self.session = Session(self.session.number + 1)
+            return None
         if kind in INPUTS:
             return Tensor(make_input(self, node))
         if kind == "Sequential":
@@ -377,7 +382,7 @@ class Expressions:
             if name == "add":
                 if len(args) != 1:
                     raise ModelError(f"line {self.line}: {node_text(node.func)} takes one layer")
-                obj.items.append((args[0], self.line))
+                obj.add(args[0], self.line, self.session)
                 return None
             if name == "pop":
                 raise ModelError(f"line {self.line}: cnnlab does not follow model.pop(); leave the layer out instead")

@@ -44,6 +44,7 @@ class _Def:
     is_input: bool = False
     shape: tuple[int, ...] | None = None
     hint: str | None = None
+    name: str = "input_layer"  # an Input's name
 
 
 
@@ -58,7 +59,9 @@ def read_functional(names: Names, calls: LayerCalls, stmts: list[ast.stmt], mode
         if call_kind(value) in INPUTS:
             calls.hint = None
             shape = calls.input_shape(value)
-            defs.append(_Def(var, None, [], node_pos(stmt), is_input=True, shape=shape, hint=calls.hint))
+            name_arg = given_name(names, {k.arg: k.value for k in value.keywords if k.arg}) or "input_layer"
+            defs.append(_Def(var, None, [], node_pos(stmt), is_input=True, shape=shape, hint=calls.hint,
+                             name=name_arg))
             continue
         found = flow(names, value)
         if found is not None:
@@ -109,7 +112,7 @@ def read_functional(names: Names, calls: LayerCalls, stmts: list[ast.stmt], mode
             layer.line = d.pos[0]
             layers.append(layer)
     model_name = given_name(names, keys) or name or "functional"
-    return new_spec(model_name, layers, root.shape, functional=True, input_hint=root.hint)
+    return new_spec(model_name, layers, root.shape, functional=True, input_hint=root.hint, input_name=root.name)
 
 
 def _single(node: ast.expr, what: str, line: int) -> ast.expr:

@@ -12,18 +12,19 @@ from typing import Any, Protocol
 
 from cnnlab.models.keras_code.evaluate import Unknown, is_known
 from cnnlab.models.keras_code.functional import BRANCH_FIX
-from cnnlab.models.keras_code.layer_calls import LayerCalls
+from cnnlab.models.keras_code.layer_calls import ALIASES, LayerCalls
 from cnnlab.models.keras_code.symbolic import (
     Frozen,
     FunctionalModel,
     Input,
     LayerCall,
     SequentialModel,
+    Session,
     Tensor,
     describe,
 )
 from cnnlab.models.keras_code.values import call_kind, node_line, node_text
-from cnnlab.models.layers import ModelError
+from cnnlab.models.layers import LAYER_ARGS, ModelError, default_base_name
 
 __all__ = ["apply", "make_functional", "make_input", "make_layer_call", "make_sequential"]
 
@@ -32,6 +33,7 @@ class Expressions(Protocol):
     """What these calls need of the reader following the code (`expressions.Expressions`)."""
 
     line: int
+    session: Session
 
     def eval(self, node: ast.expr) -> Any: ...
     def describe(self, node: ast.AST) -> str: ...
@@ -74,7 +76,11 @@ def frozen(ev: Expressions, node: ast.Call) -> tuple[ast.Call, Frozen]:
 def make_layer_call(ev: Expressions, node: ast.Call, kind: str) -> LayerCall:
     ev.count_layer()
     call, values = frozen(ev, node)
-    return LayerCall(call, kind, values, node_line(node, ev.line))
+    made = LayerCall(call, kind, values, node_line(node, ev.line))
+    cls = ALIASES.get(kind, kind)
+    if cls in LAYER_ARGS and name_given(call, values) is None:
+        made.name = ev.session.auto(default_base_name(cls))
+    return made
 
 
 def make_input(ev: Expressions, node: ast.Call) -> Input:
@@ -85,7 +91,7 @@ def make_input(ev: Expressions, node: ast.Call) -> Input:
     ):
         raise ModelError(f"line {ev.line}: InputLayer needs shape=(H, W, C)")
     shape = calls.input_shape(node)
-    return Input(shape, calls.hint, ev.line)
+    return Input(shape, calls.hint, ev.line, name_given(node, values) or ev.session.auto("input_layer"))
 
 
 def name_given(call: ast.Call, values: Frozen) -> str | None:
@@ -111,7 +117,12 @@ def make_sequential(ev: Expressions, node: ast.Call) -> SequentialModel:
         for i, item in enumerate(v):
             at = lines[i] if len(lines) == len(v) else getattr(item, "line", ev.line)
             items.append((item, at))
-    model = SequentialModel(items, name_given(call, values), ev.line)
+    name = name_given(call, values)
+    model = SequentialModel([], name, ev.line, auto=name or ev.session.auto("sequential"))
+    for item, at in items:  # Keras adds the layers one by one, then builds the model once
+        model.add(item, at, ev.session, rebuild=False)
+    if model.items:
+        model.rebuild(ev.session)
     ev.record(model)
     return model
 
@@ -138,7 +149,8 @@ def make_functional(ev: Expressions, node: ast.Call) -> FunctionalModel:
                 f"result of keras.Input (inputs) and of the last layer (outputs)"
             )
         ends.append(v)
-    model = FunctionalModel(ends[0], ends[1], name_given(call, values), ev.line)
+    name = name_given(call, values)
+    model = FunctionalModel(ends[0], ends[1], name, ev.line, auto=name or ev.session.auto("functional"))
     ev.record(model)
     return model
 

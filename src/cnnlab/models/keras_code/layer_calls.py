@@ -116,6 +116,8 @@ class LayerCalls:
                     f"{at}{kind}: {key}={shown} is not a value cnnlab can work out without "
                     "running the code; write the value itself, e.g. " + example(key)
                 ) from None
+            if key == "input_shape":
+                bare_number(args[key], f"{at}{kind}: input_shape")
             if key == "input_shape" and first and has_none(args[key]):
                 self.hint = node_text(node)
                 del args[key]
@@ -135,10 +137,10 @@ class LayerCalls:
         line = node_line(call)
         keys = {k.arg: k.value for k in call.keywords if k.arg}
         node = call.args[0] if call.args else None
-        batch = False
+        batch, given = False, "shape"
         for key in ("shape", "input_shape", "batch_shape", "batch_input_shape"):
             if node is None and key in keys:
-                node, batch = keys[key], key.startswith("batch")
+                node, batch, given = keys[key], key.startswith("batch"), key
         if node is None:
             raise ModelError(f"line {line}: {call_kind(call)} needs a shape, e.g. keras.Input(shape=(32, 32, 3))")
         try:
@@ -146,6 +148,7 @@ class LayerCalls:
         except NotConstant:
             self.hint = self.names.source_of(node, node_pos(node)) + ("[1:]" if batch else "")
             return None
+        bare_number(value, f"line {line}: {call_kind(call)}: {given}")
         if batch and isinstance(value, (tuple, list)):
             value = value[1:]
         if has_none(value):
@@ -154,6 +157,17 @@ class LayerCalls:
         return parse_shape(value, f"line {line}: {call_kind(call)} shape")
 
     # -- layer files
+
+
+def bare_number(value: Any, where: str) -> None:
+    """Keras 3 refuses `shape=89` ("Cannot convert '89' to a shape."): a shape is a tuple."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        name = where.rsplit(": ", 1)[-1]
+        fix = f"(None, {value})" if name.startswith("batch") else f"({value},)"
+        raise ModelError(
+            f"{where}={value} is a number, not a shape, and Keras refuses it (\"Cannot convert "
+            f"'{value}' to a shape.\"); write {name}={fix}"
+        )
 
 
 def example(key: str) -> str:

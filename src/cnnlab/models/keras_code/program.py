@@ -120,7 +120,7 @@ class Program(Expressions):
         return self.built
 
     def record(self, model: SequentialModel | FunctionalModel) -> None:
-        self.built.append(Built(model, self.label()))
+        self.built.append(Built(model, self.label(), self.session.number))
 
     def label(self) -> str:
         """The arguments of the call building the model, else the loop values and calls around it."""

@@ -17,9 +17,25 @@ from cnnlab.models.keras_code.evaluate import Unknown, is_known
 from cnnlab.models.keras_code.functional import BRANCH_FIX
 from cnnlab.models.keras_code.layer_calls import LayerCalls
 from cnnlab.models.keras_code.values import NotConstant, node_text
-from cnnlab.models.layers import Layer, ModelError, ModelSpec, default_base_name, new_spec
+from cnnlab.models.layers import Layer, ModelError, ModelSpec, new_spec
 
-__all__ = ["Frozen", "FunctionalModel", "Input", "LayerCall", "SequentialModel", "Tensor", "describe", "name_in_session"]
+__all__ = ["Frozen", "FunctionalModel", "Input", "LayerCall", "SequentialModel", "Session", "Tensor", "describe"]
+
+
+class Session:
+    """Keras's default names, counted as one Keras session counts them: each object made
+    without `name=` takes the next name of its prefix (dense, dense_1, ...), in the order the
+    code makes them, models and InputLayers included; `keras.backend.clear_session()` and a
+    Keras Tuner trial start a new session."""
+
+    def __init__(self, number: int = 0):
+        self.number = number
+        self.counters: dict[str, int] = {}
+
+    def auto(self, prefix: str) -> str:
+        n = self.counters.get(prefix, 0)
+        self.counters[prefix] = n + 1
+        return prefix if n == 0 else f"{prefix}_{n}"
 
 
 class Frozen:
@@ -52,6 +68,7 @@ class Input:
     shape: tuple[int, ...] | None
     hint: str | None
     line: int
+    name: str = "input_layer"  # the InputLayer's name in the summary
 
 
 @dataclass(eq=False)
@@ -62,12 +79,18 @@ class LayerCall:
     kind: str
     frozen: Frozen
     line: int
+    name: str = ""  # the name Keras gives it where it is made, when the code gives none
 
     def build(self, first: bool, line: int) -> tuple[Layer, str | None]:
         calls = LayerCalls(self.frozen)  # type: ignore[arg-type]
         layer = calls.layer(self.call, first)
         layer.line = line
+        layer.name = layer.name or self.name
         return layer, calls.hint
+
+    def declares_input(self) -> bool:
+        """Whether it has `input_shape=` (Keras 2's way): a Sequential makes an InputLayer for it."""
+        return any(k.arg in ("input_shape", "batch_input_shape") for k in self.call.keywords)
 
 
 @dataclass(eq=False)
@@ -85,6 +108,24 @@ class SequentialModel:
     line: int
     label: str = ""
     auto_named: list[bool] = field(default_factory=list)  # layers given Keras's default names
+    auto: str = "sequential"  # Keras's default name in its session
+
+    legacy_input: bool = False  # the first layer's input_shape= made an InputLayer
+
+    def add(self, item: Any, line: int, session: Session, rebuild: bool = True) -> None:
+        """`model.add(item)` as Keras does it: a first layer with `input_shape=` brings its own
+        InputLayer, and each add after an InputLayer rebuilds the model (a new Functional)."""
+        if not self.items and isinstance(item, LayerCall) and item.declares_input():
+            session.auto("input_layer")
+            self.legacy_input = True
+        self.items.append((item, line))
+        if rebuild:
+            self.rebuild(session)
+
+    def rebuild(self, session: Session) -> None:
+        starts_with_input = self.legacy_input or bool(self.items) and _is_input(self.items[0][0])
+        if starts_with_input and len(self.items) + self.legacy_input > 1:
+            session.auto("functional")
 
     def spec(self, default_name: str | None) -> ModelSpec:
         shape = hint = None
@@ -121,6 +162,7 @@ class FunctionalModel:
     line: int
     label: str = ""
     auto_named: list[bool] = field(default_factory=list)
+    auto: str = "functional"  # Keras's default name in its session
 
     def spec(self, default_name: str | None) -> ModelSpec:
         if self.inputs.steps or self.inputs.root is not self.outputs.root:
@@ -141,25 +183,11 @@ class FunctionalModel:
         root = self.outputs.root
         self.auto_named = [not layer.name for layer in layers]
         return new_spec(self.name or default_name or "functional", layers, root.shape, functional=True,
-                        input_hint=root.hint)  # fmt: skip
+                        input_hint=root.hint, input_name=root.name)  # fmt: skip
 
 
-def name_in_session(models: list[tuple[ModelSpec, list[bool]]]) -> None:
-    """Default layer names counted over all the models, as one Keras session counts them
-    (the second model's first Dense is dense_1); names given in the code are kept."""
-    counters: dict[str, int] = {}
-    for spec, auto in models:
-        taken = {layer.name for layer, a in zip(spec.layers, auto) if not a}
-        for layer, a in zip(spec.layers, auto):
-            if not a:
-                continue
-            base = default_base_name(layer.kind)
-            while True:
-                n = counters.get(base, 0)
-                counters[base] = n + 1
-                layer.name = base if n == 0 else f"{base}_{n}"
-                if layer.name not in taken:
-                    break
+def _is_input(item: Any) -> bool:
+    return isinstance(item, Tensor) and not item.steps
 
 
 def describe(v: Any) -> str:
