@@ -12,9 +12,12 @@ import zipfile
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cnnlab import keras as ck
 from cnnlab.keras.keras_config import KerasFileError
+from cnnlab.keras.saving import keras_layout
 from cnnlab.models.layers import ModelError
 
 keras = pytest.importorskip("keras")
@@ -85,6 +88,10 @@ def test_a_cnnlab_keras_file_is_loaded_by_keras_with_the_same_predictions(tmp_pa
     assert summary(loaded) == summary(model)  # trained: both show the optimizer's parameters
     assert [la.name for la in loaded.layers] == [la.name for la in model.layers]
     assert int(loaded.optimizer.iterations) == 2 * 256 // 32
+    first = next(model._trainer.net.parameters())  # the first kernel: Keras's slot 2 is its own
+    slot = {"Adam": "exp_avg", "RMSprop": "square_avg"}[type(model.optimizer).__name__]
+    np.testing.assert_array_equal(loaded.optimizer.variables[2].numpy(),
+                                  keras_layout(model._trainer.optimizer.state[first][slot]))
     assert float(loaded.optimizer.learning_rate) == pytest.approx(model.optimizer.learning_rate)
     assert type(loaded.optimizer).__name__ == type(model.optimizer).__name__
     assert loaded.loss.get_config()["from_logits"] == model.loss.from_logits
@@ -252,9 +259,22 @@ HOSTILE = {
                        r"member '\.\./\.\./evil\.py' points outside the archive"),
     "extra member": (lambda m, t: _zip([*m.items(), ("assets/x.bin", b"1")]),
                      r"members \['assets/x\.bin'\] are not part of a \.keras file"),
+    "weights not hdf5": (lambda m, t: _zip([*{**m, "model.weights.h5": b"not an hdf5 file"}.items()]),
+                         r"model\.weights\.h5 is not a readable HDF5 file"),
+    "link in the weights": (lambda m, t: _zip([*{**m, "model.weights.h5": _linked(m)}.items()]),
+                            r"layers/dense/vars/0: links inside the weights file are refused"),
     "pickled config": (lambda m, t: _zip([*{**m, "config.json": b"\x80\x04K\x01."}.items()]),
                        r"config\.json is not valid JSON"),
 }
+
+
+def _linked(members) -> bytes:
+    """The weights with one array replaced by an external link to a file on this machine."""
+    buffer = io.BytesIO(members["model.weights.h5"])
+    with h5py.File(buffer, "a") as h5:
+        del h5["layers/dense/vars/0"]
+        h5["layers/dense/vars/0"] = h5py.ExternalLink("/etc/passwd", "/x")
+    return buffer.getvalue()
 
 
 def _damage_weights(data: bytes) -> bytes:
@@ -278,3 +298,46 @@ def test_hostile_files_are_refused_with_one_message_and_nothing_written(tmp_path
             load(bad)
         assert str(info.value).startswith(f"{bad}: ") and "\n" not in str(info.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.keras"]
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 40) | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+def _leaves(value, path=()):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaves(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _leaves(item, (*path, i))
+    yield path
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_change_to_the_config_loads_or_is_refused_with_a_model_error(tmp_path, data):
+    if not (tmp_path / "good.keras").exists():
+        ck.backend.clear_session()
+        functional(ck).save(tmp_path / "good.keras")
+    members = _members(tmp_path / "good.keras")
+    config = json.loads(members["config.json"])
+    paths = sorted(_leaves(config), key=repr)
+    path = data.draw(st.sampled_from(paths))
+    value = data.draw(JSON_VALUES)
+    if path:
+        target = config
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+    else:
+        config = value
+    bad = tmp_path / "bad.keras"
+    bad.write_bytes(_zip([*{**members, "config.json": json.dumps(config).encode()}.items()]))
+    try:
+        ck.models.load_model(bad)
+    except ModelError as e:
+        assert str(e).startswith(f"{bad}: ") and "\n" not in str(e)

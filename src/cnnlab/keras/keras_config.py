@@ -193,7 +193,10 @@ def _layer_from_entry(entry: Any):
     if args.pop("trainable", True) is not True:
         raise KerasFileError(f"layer {name!r} ({kind}): frozen layers (trainable=False) are not supported")
     dtype = args.pop("dtype", None)
-    policy = dtype.get("config", {}).get("name") if isinstance(dtype, dict) else dtype
+    policy = dtype
+    if isinstance(dtype, dict):
+        policy = dtype.get("config") if isinstance(dtype.get("config"), dict) else {}
+        policy = policy.get("name", "?")
     if policy not in (None, "float32"):
         raise KerasFileError(f"layer {name!r} ({kind}): dtype {policy!r} is not supported; cnnlab "
                          "computes in float32")
@@ -212,6 +215,8 @@ def _history(node: Any, where: str) -> str:
     """The source layer's name in one inbound node (Keras 3's or the older nested-list form)."""
     if isinstance(node, dict):
         args, kwargs = node.get("args"), node.get("kwargs") or {}
+        if not isinstance(kwargs, dict):
+            raise KerasFileError(f"{where}: the call's kwargs are not a JSON object")
         extra = {k: v for k, v in kwargs.items() if not (k == "mask" and v is None)
                  and not (k == "training" and v in (None, False))}
         if not isinstance(args, list) or len(args) != 1 or extra:
@@ -235,6 +240,13 @@ def _endpoint(value: Any, what: str) -> str:
     return value[0]
 
 
+def _batch_shape(value: Any) -> list:
+    """A saved input shape: the batch size (or null), then at least one size."""
+    if not isinstance(value, list) or len(value) < 2:
+        raise KerasFileError(f"the input shape {value!r} should be a list like [null, 28, 28, 1]")
+    return value
+
+
 def model_from_config(data: Any):
     """A cnnlab.keras model from Keras's serialized model (no compile settings applied)."""
     from cnnlab.keras.layers import InputLayer
@@ -250,7 +262,9 @@ def model_from_config(data: Any):
 
     def make_input(entry) -> InputLayer:
         _, input_config = _check_keras_object(entry, "the input layer")
-        return InputLayer(**{k: v for k, v in input_config.items() if k != "registered_name"})
+        return InputLayer(**{k: v for k, v in input_config.items() if k != "registered_name"}
+                          | {k: _batch_shape(input_config[k]) for k in ("batch_shape", "batch_input_shape")
+                             if k in input_config})
 
     name = config.get("name") if isinstance(config.get("name"), str) else None
     if kind == "Sequential":
@@ -259,10 +273,10 @@ def model_from_config(data: Any):
         if items and isinstance(items[0], dict) and items[0].get("class_name") == "InputLayer":
             first = make_input(items.pop(0))
         elif isinstance(config.get("build_input_shape"), list):
-            first = InputLayer(batch_shape=config["build_input_shape"])
+            first = InputLayer(batch_shape=_batch_shape(config["build_input_shape"]))
         elif items and isinstance(items[0], dict) and isinstance(items[0].get("config"), dict) \
                 and items[0]["config"].get("batch_input_shape"):
-            first = InputLayer(batch_shape=items[0]["config"]["batch_input_shape"])
+            first = InputLayer(batch_shape=_batch_shape(items[0]["config"]["batch_input_shape"]))
         built = [_layer_from_entry(entry) for entry in items]
         return Sequential(([first] if first is not None else []) + built, name=name)
     by_name = {}

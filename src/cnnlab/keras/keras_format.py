@@ -33,6 +33,7 @@ from cnnlab.keras.keras_config import (
     model_from_config,
     weights_group_names,
 )
+from cnnlab.models.layers import ModelError
 
 CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
 _TEXT_LIMIT = 16 * 2**20  # config.json and metadata.json: far above any model cnnlab builds
@@ -117,7 +118,15 @@ def load_keras(path: Path, compile: bool = True):
     """A cnnlab.keras model from a `.keras` file written by cnnlab or by Keras 3."""
     with _open_archive(path) as archive:
         config = _parse_json(_read_member(archive, CONFIG, _TEXT_LIMIT), CONFIG)
-        model = model_from_config(config)
+        try:
+            model = model_from_config(config)
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError) as e:
+            if isinstance(e, KerasFileError):
+                raise
+            if isinstance(e, ModelError):  # a layer's arguments, checked as in code
+                raise KerasFileError(f"{CONFIG}: {e}") from None
+            raise KerasFileError(f"{CONFIG} does not describe a model Keras saves "
+                                 f"({type(e).__name__}: {e})") from None
         if not model.built:
             raise KerasFileError("the saved model has no input shape, so it holds no weights; "
                                  "Keras saves such a model only before it is built")
@@ -214,21 +223,23 @@ def set_weights_from_h5(model, data: bytes) -> None:
     expected = iter(keras_weights(model._ensure_net()))
     arrays = []
     try:
-        h5 = h5py.File(io.BytesIO(data), "r")
-    except OSError as e:
-        raise KerasFileError(f"{WEIGHTS} is not an HDF5 file ({e})") from None
-    with h5:
-        for layer, group in weights_group_names(model):
-            count = _array_count(layer)
-            if count == 0:
-                continue
-            found = _vars_group(h5, group, layer)
-            keys = sorted(found.keys())
-            if keys != sorted(str(i) for i in range(count)):
-                raise KerasFileError(f"layer {layer.name!r} ({layer._kind}): {group}/vars holds "
-                                     f"{keys}, the layer has {count} arrays (0..{count - 1})")
-            for i in range(count):
-                arrays.append(_dataset(found, str(i), next(expected), layer, group))
+        with h5py.File(io.BytesIO(data), "r") as h5:
+            for layer, group in weights_group_names(model):
+                count = _array_count(layer)
+                if count == 0:
+                    continue
+                found = _vars_group(h5, group, layer)
+                keys = sorted(found.keys())
+                if keys != sorted(str(i) for i in range(count)):
+                    raise KerasFileError(f"layer {layer.name!r} ({layer._kind}): {group}/vars holds "
+                                         f"{keys}, the layer has {count} arrays (0..{count - 1})")
+                for i in range(count):
+                    arrays.append(_dataset(found, str(i), next(expected), layer, group))
+    except KerasFileError:
+        raise
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError, OverflowError, IndexError,
+            AttributeError) as e:  # what h5py raises on damaged bytes
+        raise KerasFileError(f"{WEIGHTS} is not a readable HDF5 file ({type(e).__name__}: {e})") from None
     set_keras_weights(model._ensure_net(), arrays)
 
 
