@@ -10,15 +10,20 @@ each figure is the best of `--repeats` timed epochs (default 2), for both stacks
     make bench                                   # creates .venv-bench (tensorflow-cpu), runs this
     .venv/bin/python bench/throughput.py [--images 50000] [--batch-sizes 32,128] [--threads N]
     .venv/bin/python bench/throughput.py --isa avx2    # both stacks capped to AVX2, fp32 only
+    .venv/bin/python bench/throughput.py --torch-only  # also cnnlab on torch's operators alone
 
 `--isa avx2` measures what most learners' laptops get: it runs itself again with oneDNN and
 torch capped to AVX2 (ONEDNN_MAX_CPU_ISA, ATEN_CPU_CAPABILITY, for the Keras peer too) and
 cnnlab's C kernels compiled for Haswell (CNNLAB_MARCH), so no AVX-512 or bf16 code runs.
+`--torch-only` adds a column: cnnlab in fp32 with CNNLAB_NATIVE=0 (torch's operators, no C
+kernels, no oneDNN primitives of its own), in a fresh process, as on a Mac or Windows machine
+without a compiler; it must not be slower than Keras (issue 19).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import subprocess
@@ -54,6 +59,23 @@ def cnnlab_images_per_second(x, y, batch_size: int, precision: str, threads: int
     return len(x) / (time.perf_counter() - started)
 
 
+def torch_only_images_per_second(images: int, batch_size: int, threads: int | None) -> float:
+    """cnnlab fp32 on torch's operators alone, measured in a fresh process (CNNLAB_NATIVE is
+    read once per process)."""
+    command = [sys.executable, __file__, "--one-torch-only", str(batch_size), "--images", str(images)]
+    command += ["--threads", str(threads)] if threads else []
+    done = subprocess.run(command, env={**os.environ, "CNNLAB_NATIVE": "0"}, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"cnnlab on torch's operators failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])["images_per_second"]
+
+
+def data(images: int) -> tuple[torch.Tensor, torch.Tensor]:
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.integers(0, 256, (images, 32, 32, 3), dtype=np.uint8))  # (N, H, W, C)
+    return x, torch.from_numpy(rng.integers(0, 10, images))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=50000, help="images per timed epoch (CIFAR-10: 50000)")
@@ -63,7 +85,15 @@ def main() -> None:
     parser.add_argument("--peer-python", help="interpreter with keras + tensorflow (default .venv-bench)")
     parser.add_argument("--isa", choices=["native", "avx2"], default="native",
                         help="avx2: cap both stacks to AVX2 and fp32, as on most laptops")
+    parser.add_argument("--torch-only", action="store_true",
+                        help="also cnnlab fp32 with CNNLAB_NATIVE=0 (torch's operators alone, as on a Mac)")
+    parser.add_argument("--one-torch-only", type=int, metavar="BATCH", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one_torch_only:  # the child process of --torch-only
+        x, y = data(args.images)
+        rate = cnnlab_images_per_second(x, y, args.one_torch_only, "fp32", args.threads)
+        print(json.dumps({"images_per_second": rate}))
+        return
     if args.isa == "avx2" and os.environ.get("CNNLAB_BENCH_ISA") != "avx2":
         raise SystemExit(subprocess.run([sys.executable, *sys.argv], env={**os.environ, **AVX2_ENV}).returncode)
     sizes = [int(s) for s in args.batch_sizes.split(",")]
@@ -76,34 +106,39 @@ def main() -> None:
     print(f"cnnlab {auto.describe()} (auto) and fp32; peer: {peer_name}")
     print(f"CPU: {cpu_name()}; load average before: {load_average()}; code {code_version()}")
 
-    rng = np.random.default_rng(0)
-    x = torch.from_numpy(rng.integers(0, 256, (args.images, 32, 32, 3), dtype=np.uint8))  # (N, H, W, C)
-    y = torch.from_numpy(rng.integers(0, 10, args.images))
+    x, y = data(args.images)
 
     if capped:
         print("capped to AVX2: ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 CNNLAB_MARCH=haswell; fp32 only")
     header = f"{'batch':>5}  {'keras img/s':>11}  "
     header += "" if capped else f"{'cnnlab ' + auto.precision:>12}  {'ratio':>6}  "
-    header += f"{'cnnlab fp32':>11}  {'ratio':>6}  target"
-    print(header)
+    header += f"{'cnnlab fp32':>11}  {'ratio':>6}  "
+    header += f"{'torch-only':>10}  {'ratio':>6}  " if args.torch_only else ""
+    print(header + "target")
     targets = AVX2_TARGETS if capped else TARGETS
     shortfalls = []
     for batch_size in sizes:
-        keras = fast = fp32 = 0.0
+        keras = fast = fp32 = plain = 0.0
         for _ in range(args.repeats):  # interleaved, so a slow spell of the machine hits all of them
             keras = max(keras, run_peer(peer_python, peer_env, "throughput", "--batch-size", str(batch_size),
                                         "--images", str(args.images))["images_per_second"])
             if not capped:
                 fast = max(fast, cnnlab_images_per_second(x, y, batch_size, "auto", args.threads))
             fp32 = max(fp32, cnnlab_images_per_second(x, y, batch_size, "fp32", args.threads))
+            if args.torch_only:
+                plain = max(plain, torch_only_images_per_second(args.images, batch_size, args.threads))
         target = targets.get(batch_size)
         measured = fp32 if capped else fast
         line = f"{batch_size:>5}  {keras:>11,.0f}  "
         line += "" if capped else f"{fast:>12,.0f}  {fast / keras:>5.2f}x  "
-        line += f"{fp32:>11,.0f}  {fp32 / keras:>5.2f}x  {f'>= {target:.1f}x' if target else '-'}"
+        line += f"{fp32:>11,.0f}  {fp32 / keras:>5.2f}x  "
+        line += f"{plain:>10,.0f}  {plain / keras:>5.2f}x  " if args.torch_only else ""
+        line += f">= {target:.1f}x" if target else "-"
         print(line, flush=True)
         if target and measured / keras < target:
             shortfalls.append(f"batch {batch_size}: {measured / keras:.2f}x < {target:.1f}x")
+        if args.torch_only and plain < keras:
+            shortfalls.append(f"batch {batch_size}: torch-only {plain / keras:.2f}x < 1.0x")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"cnnlab peak resident memory: {peak_mb:,.0f} MB with {args.images:,} CIFAR-shaped images "
           f"in memory (target < 1,536 MB)")
