@@ -226,6 +226,38 @@ def test_the_step_program_computes_what_the_layer_by_layer_step_does(model, prec
         assert (a - b).abs().max().item() <= tolerance * scale, name
 
 
+@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("model", ["cifar_model", "flatten first", "mnist_convnet (dropout, softmax output)"])
+def test_float_images_train_in_a_step_program_as_autograd_trains_them(model, precision):
+    """Float32 images (cnnlab.keras's standardised inputs) are read as given by the program."""
+    from cnnlab.engine.native import onednn
+    from cnnlab.engine.native import step as native_step
+
+    if not native_step.available() or not onednn.dtype_works(getattr(torch, {"fp32": "float32"}.get(precision, "bfloat16"))):
+        pytest.skip("no step programs here")
+    rng = np.random.default_rng(1)
+    x = torch.from_numpy(rng.standard_normal((48, 20, 20, 3)).astype(np.float32))
+    y = torch.from_numpy(rng.integers(0, 5, 48))
+    tolerance = 1e-5 if precision == "fp32" else 2e-2
+    for steps in (1, 6):  # one step's gradients, then an epoch's losses
+        results = {}
+        for mode in ("auto", "layers", "autograd"):
+            torch.manual_seed(0)
+            trainer = Trainer(build(PROGRAM_MODELS[model]()), _placement(precision), "adam", 1e-2, step=mode)
+            state = EpochState(0)
+            trainer.train_epoch(x[: steps * 8], y[: steps * 8], state, 8, seed=3)
+            results[mode] = trainer, state
+        programmed, state = results["auto"]
+        assert [key[-1] for key, p in programmed.direct.programs.items() if p is not None] == ["float32"]
+        for mode in ("layers", "autograd"):
+            other, other_state = results[mode]
+            assert state.means()[0] == pytest.approx(other_state.means()[0], rel=tolerance)
+            if steps == 1:
+                for (name, a), b in zip(programmed.net.named_parameters(), other.net.parameters()):
+                    scale = b.grad.abs().max().item() or 1.0
+                    assert (a.grad - b.grad).abs().max().item() <= tolerance * scale, (mode, name)
+
+
 @pytest.mark.parametrize("layers, reason", [
     (MODELS["same padding, no bias, sigmoid/tanh, overlapping pool, dropout first"]().layers,
      "layers before the first weights"),

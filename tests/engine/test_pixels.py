@@ -27,3 +27,30 @@ def test_without_the_kernel_torch_converts(monkeypatch):
     x = torch.randint(0, 256, (4, 5, 5, 1), dtype=torch.uint8)
     assert torch.equal(pixels.to_input(x, torch.bfloat16), torch_input(x, torch.bfloat16))
     assert torch.equal(pixels.to_input(x[:, :, ::2], torch.float32), torch_input(x[:, :, ::2], torch.float32))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_float_images_are_copied_or_rounded_as_torch_casts_them(dtype):
+    from cnnlab.engine.native import step
+
+    values = torch.tensor([0.0, -0.0, 1.0, -1.7, 3.14159, 1e-40, -2.5e38, 1 / 3, 255.0, 1.00390625, 1.01171875])
+    x = torch.cat([values, torch.randn(117, generator=torch.Generator().manual_seed(0)) * 40]).view(2, 4, 16, 1)
+    out = torch.empty((2, 4, 16, 1), dtype=dtype)
+    program = step.Program()
+    program.pixels(out, 1.0, torch.float32)
+    program.finish().run(x, torch.zeros(0, dtype=torch.int64))
+    want = x.to(dtype)
+    bits = torch.int16 if dtype == torch.bfloat16 else torch.int32
+    assert torch.equal(out.view(bits), want.view(bits))
+
+
+def test_a_nan_image_value_stays_nan():
+    from cnnlab.engine.native import step
+
+    x = torch.tensor([float("nan"), 1.0]).view(1, 1, 2, 1)
+    for dtype in (torch.float32, torch.bfloat16):
+        out = torch.empty((1, 1, 2, 1), dtype=dtype)
+        program = step.Program()
+        program.pixels(out, 1.0, torch.float32)
+        program.finish().run(x, torch.zeros(0, dtype=torch.int64))
+        assert torch.isnan(out[0, 0, 0, 0]) and out[0, 0, 1, 0] == 1.0

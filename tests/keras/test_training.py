@@ -80,28 +80,22 @@ def test_float_images_that_are_not_pixels_train_too():
     assert history.history["loss"][1] < history.history["loss"][0]
 
 
-def test_float_images_train_on_the_direct_step_with_the_uint8_paths_numbers(monkeypatch):
-    from cnnlab.engine import DirectStep
+def test_float_images_train_in_the_engines_step_program_with_the_uint8_paths_numbers():
+    from cnnlab.engine.native import step as native_step
 
-    float_steps = []
-    layer_by_layer = DirectStep._layer_by_layer
-
-    def spy(self, xb, yb):
-        float_steps.append(xb.is_floating_point())
-        return layer_by_layer(self, xb, yb)
-
-    monkeypatch.setattr(DirectStep, "_layer_by_layer", spy)
     x, y, _, _ = digits()
     engine_values = x.astype("float32") * np.float32(1 / 255)  # the engine's own scaling of uint8
     assert as_pixels(engine_values).dtype == np.float32  # not k / 255 exactly: the float path
-    histories = []
-    for images in (x / 255.0, engine_values):
+    histories, programs = [], []
+    for images in (x / 255.0, engine_values, (x - 128.0) / 64):
         ck.utils.set_random_seed(0)
         model = small_cnn(ck)
         histories.append(model.fit(images, y, epochs=2, verbose=0).history["loss"])
         assert model._trainer.step_kind == "direct"
+        programs.append({key[4:] for key, p in model._trainer.direct.programs.items() if p is not None})
     assert histories[1] == pytest.approx(histories[0], rel=1e-4)
-    assert float_steps.count(True) == 2 * 19  # every float batch went through the DirectStep
+    if native_step.available():  # one C call a step for float images too, not layer by layer
+        assert programs == [{()}, {("float32",)}, {("float32",)}]  # the uint8 path's keys have no dtype
 
 
 def test_validation_split_holds_out_the_last_examples_as_keras_does():

@@ -14,7 +14,8 @@ gradients are accumulated one parameter at a time.
   its buffers per input shape (stages.py); they match torch's up to a rounding step in
   bf16 (tests/engine/test_onednn.py);
 - as a step program (engine/native/step.py): the same kernels, listed once per batch shape
-  and run in one C call a step, with activations, padding, bias gradients, the loss,
+  and run in one C call a step (reading uint8 pixels or float32 images, one program each),
+  with activations, padding, bias gradients, the loss,
   dropout's mask (drawn by torch) and the bf16 weight copies done in C. Used where every
   layer can be part of one (not with overlapping pooling windows, a 1x1 convolution with
   strides, or layers other than Flatten before the first weights). Step times before and

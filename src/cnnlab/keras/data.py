@@ -3,8 +3,8 @@
 Keras trains on the numbers it is given: uint8 pixels as 0..255, the lesson's
 `x / 255.0` as 0..1. The engine's fast path takes uint8 pixels and scales them by 1/255
 as it lays out each batch, so float images that are exactly uint8/255 (what `x / 255.0`
-and `x.astype('float32') / 255` give) go to it as their uint8 values; any other images
-go as float32, unchanged, through the engine's general path.
+and `x.astype('float32') / 255` give) go to it as their uint8 values (a quarter of the
+memory); any other images go as float32, unchanged, into the same step.
 """
 
 from __future__ import annotations

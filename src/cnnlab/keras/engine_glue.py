@@ -1,8 +1,7 @@
 """The Keras API's loops on cnnlab's engine: epochs, validation, evaluation, prediction.
 
-Images arrive from data.py as uint8 (meaning value / 255, the engine's fastest path: the step
-program scales them as it reads them) or float32 (values as given, which the engine lays out
-and casts without scaling, and trains layer by layer).
+Images arrive from data.py as uint8 (meaning value / 255: the step program scales them as
+it reads them) or float32 (values as given: the step program copies them in unscaled).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from cnnlab.engine.native import compiler
 
 SCALE = 1.0 / 255.0
 KERNELS = {torch.float32: "pixels_to_f32", torch.bfloat16: "pixels_to_bf16"}
+FLOAT_KERNELS = {torch.float32: "floats_to_f32", torch.bfloat16: "floats_to_bf16"}  # no scaling
 
 
 def to_input(x_u8: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -35,4 +36,4 @@ def to_input(x_u8: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 
 def library():
     signature = ([ctypes.c_void_p, ctypes.c_void_p, ctypes.c_float, ctypes.c_int64], None)
-    return compiler.bound("pixels", dict.fromkeys(KERNELS.values(), signature))
+    return compiler.bound("pixels", dict.fromkeys([*KERNELS.values(), *FLOAT_KERNELS.values()], signature))
