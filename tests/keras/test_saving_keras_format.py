@@ -83,6 +83,7 @@ def test_a_cnnlab_keras_file_is_loaded_by_keras_with_the_same_predictions(tmp_pa
     model.save(tmp_path / "cnn_model.keras")
     with zipfile.ZipFile(tmp_path / "cnn_model.keras") as archive:
         assert archive.namelist() == ["metadata.json", "config.json", "model.weights.h5"]
+        assert json.loads(archive.read("metadata.json"))["keras_version"] == ck.__version__
     loaded = keras_load(tmp_path / "cnn_model.keras")
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
     assert summary(loaded) == summary(model)  # trained: both show the optimizer's parameters

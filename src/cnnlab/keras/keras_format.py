@@ -26,29 +26,58 @@ from typing import Any
 
 import numpy as np
 
-from cnnlab.keras.keras_config import (
-    KerasFileError,
-    apply_compile_config,
-    model_config,
-    model_from_config,
-    weights_group_names,
-)
-from cnnlab.models.layers import ModelError
+from cnnlab.keras.keras_config import KerasFileError, model_config, weights_group_names
 
 CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
+KERAS_VERSION = "3.0.0-cnnlab"  # cnnlab.keras.__version__, which this module cannot import
 _TEXT_LIMIT = 16 * 2**20  # config.json and metadata.json: far above any model cnnlab builds
 _H5_OVERHEAD = 2**20 + 16 * 2**10  # per file, plus per group: HDF5's headers around the arrays
 _ARCHIVE_LIMIT = 2**34  # refuse to open anything larger as a model
+
+
+# --- Keras's layout of cnnlab's weights ----------------------------------------
+
+def keras_weights(net) -> list[np.ndarray]:
+    """The weights in Keras's order and layout: kernels (kh, kw, in, out) and (in, out)."""
+    return [keras_layout(tensor) for name, tensor in net.state_dict().items()
+            if not name.endswith("num_batches_tracked")]
+
+
+def keras_layout(tensor) -> np.ndarray:
+    """One torch weight (or a slot of its optimizer) as Keras holds it."""
+    value = tensor.detach().float().cpu()
+    if value.dim() == 4:
+        value = value.permute(2, 3, 1, 0)
+    elif value.dim() == 2:
+        value = value.t()
+    return value.contiguous().numpy()
+
+
+def set_keras_weights(net, weights) -> None:
+    import torch
+
+    weights = list(weights)
+    targets = [(n, t) for n, t in net.state_dict().items() if not n.endswith("num_batches_tracked")]
+    if len(weights) != len(targets):
+        raise ValueError(f"the model has {len(targets)} weight arrays, {len(weights)} were given")
+    with torch.no_grad():
+        for (name, target), value in zip(targets, weights):
+            value = torch.as_tensor(np.asarray(value, dtype=np.float32))
+            if value.dim() == 4:
+                value = value.permute(3, 2, 0, 1)
+            elif value.dim() == 2:
+                value = value.t()
+            if tuple(value.shape) != tuple(target.shape):
+                raise ValueError(f"weight {name}: shape {tuple(value.shape)} does not fit {tuple(target.shape)}")
+            target.copy_(value)
 
 
 # --- writing ------------------------------------------------------------------------------
 
 def keras_archive(model) -> bytes:
     """The bytes of `model.save('name.keras')`: metadata, config and weights in a zip."""
-    from cnnlab.keras import __version__
-
     config = json.dumps(model_config(model))
-    metadata = json.dumps({"keras_version": __version__,
+    metadata = json.dumps({"keras_version": KERAS_VERSION,
                            "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")})
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
@@ -61,8 +90,6 @@ def keras_archive(model) -> bytes:
 def weights_h5(model) -> bytes:
     """The model's weights (and the optimizer's, as Keras keeps them) as Keras's HDF5 file."""
     import h5py
-
-    from cnnlab.keras.saving import keras_weights
 
     arrays = iter(keras_weights(model._ensure_net()))
     buffer = io.BytesIO()
@@ -91,8 +118,6 @@ def optimizer_arrays(model) -> list[np.ndarray]:
     The slots come from the engine's torch optimizer, whose running averages are Keras's
     momentum and velocity; before the first step there are none, as in Keras before training.
     """
-    from cnnlab.keras.saving import keras_layout
-
     trainer = model._trainer
     engine = trainer.optimizer if trainer is not None else None
     params = list(trainer.net.parameters()) if trainer is not None else []
@@ -114,33 +139,20 @@ def _array_count(layer) -> int:
 
 # --- reading ------------------------------------------------------------------------------
 
-def load_keras(path: Path, compile: bool = True):
-    """A cnnlab.keras model from a `.keras` file written by cnnlab or by Keras 3."""
-    with _open_archive(path) as archive:
-        config = _parse_json(_read_member(archive, CONFIG, _TEXT_LIMIT), CONFIG)
-        try:
-            model = model_from_config(config)
-        except (TypeError, ValueError, KeyError, IndexError, AttributeError) as e:
-            if isinstance(e, KerasFileError):
-                raise
-            if isinstance(e, ModelError):  # a layer's arguments, checked as in code
-                raise KerasFileError(f"{CONFIG}: {e}") from None
-            raise KerasFileError(f"{CONFIG} does not describe a model Keras saves "
-                                 f"({type(e).__name__}: {e})") from None
-        if not model.built:
-            raise KerasFileError("the saved model has no input shape, so it holds no weights; "
-                                 "Keras saves such a model only before it is built")
-        data = _read_member(archive, WEIGHTS, _weights_limit(model))
-    set_weights_from_h5(model, data)
-    if compile:
-        apply_compile_config(model, config.get("compile_config"))
-    return model
+def read_config(archive: zipfile.ZipFile) -> dict[str, Any]:
+    """config.json of an archive from `open_archive`, as JSON data."""
+    return _parse_json(_read_member(archive, CONFIG, _TEXT_LIMIT), CONFIG)
+
+
+def read_weights_member(archive: zipfile.ZipFile, model) -> bytes:
+    """model.weights.h5 of an archive, refused when far larger than `model`'s weights."""
+    return _read_member(archive, WEIGHTS, _weights_limit(model))
 
 
 def weights_from_archive(path: Path, model) -> bytes:
     """The model.weights.h5 member of a `.keras` file, for `model.load_weights`."""
-    with _open_archive(path) as archive:
-        return _read_member(archive, WEIGHTS, _weights_limit(model))
+    with open_archive(path) as archive:
+        return read_weights_member(archive, model)
 
 
 def read_weights_file(path: Path, model) -> bytes:
@@ -156,7 +168,8 @@ def _weights_limit(model) -> int:
     return 8 * model.report().total + _H5_OVERHEAD + 16 * 2**10 * layers
 
 
-def _open_archive(path: Path) -> zipfile.ZipFile:
+def open_archive(path: Path) -> zipfile.ZipFile:
+    """The zip archive of a `.keras` file, its member names checked."""
     if path.stat().st_size > _ARCHIVE_LIMIT:
         raise KerasFileError(f"{path.stat().st_size:,} bytes, too large for a model cnnlab loads")
     try:
@@ -217,8 +230,6 @@ def _parse_json(data: bytes, name: str) -> dict[str, Any]:
 def set_weights_from_h5(model, data: bytes) -> None:
     """Check every array of a Keras weights file against `model`, then set them all."""
     import h5py
-
-    from cnnlab.keras.saving import keras_weights, set_keras_weights
 
     expected = iter(keras_weights(model._ensure_net()))
     arrays = []

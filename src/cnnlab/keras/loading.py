@@ -25,18 +25,23 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
 
 
 def _load_keras(path, compile):
-    from cnnlab.keras import keras_format
+    from cnnlab.keras import keras_format, keras_rebuild
 
     if not path.is_file():
         raise ModelError(f"{path}: a .keras model is a file (a zip archive), not a folder")
     try:
-        return keras_format.load_keras(path, compile=compile)
+        with keras_format.open_archive(path) as archive:
+            config = keras_format.read_config(archive)
+            model = keras_rebuild.rebuild_model(config)
+            weights = keras_format.read_weights_member(archive, model)
+        keras_format.set_weights_from_h5(model, weights)
+        if compile:
+            keras_rebuild.apply_compile_config(model, config.get("compile_config"))
     except keras_format.KerasFileError as e:
         raise type(e)(f"{path}: {e}") from None
-    except (ModelError, TypeError, ValueError) as e:  # a layer's arguments, checked as in code
-        raise keras_format.KerasFileError(f"{path}: config.json: {e}") from None
     except OSError as e:
         raise ModelError(f"{path}: cannot read it ({e.strerror or e})") from None
+    return model
 
 
 def _load_folder(path, compile):

@@ -22,14 +22,16 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
-
+from cnnlab.keras import keras_format
+from cnnlab.keras.keras_format import keras_layout, keras_weights, set_keras_weights
 from cnnlab.models.layers import ModelError
 
 SUFFIX = ".cnnlab"
 KERAS_SUFFIX = ".keras"
 WEIGHTS_SUFFIX = ".weights.h5"
 FORMAT = "cnnlab.keras/1"
+__all__ = ["check_path", "keras_layout", "keras_weights", "load_weights", "save_model",
+           "save_weights", "set_keras_weights"]
 
 
 def check_path(filepath) -> Path:
@@ -60,47 +62,12 @@ def check_weights_path(filepath, what: str) -> Path:
     return path
 
 
-def keras_weights(net) -> list[np.ndarray]:
-    """The weights in Keras's order and layout: kernels (kh, kw, in, out) and (in, out)."""
-    return [keras_layout(tensor) for name, tensor in net.state_dict().items()
-            if not name.endswith("num_batches_tracked")]
-
-
-def keras_layout(tensor) -> np.ndarray:
-    """One torch weight (or a slot of its optimizer) as Keras holds it."""
-    value = tensor.detach().float().cpu()
-    if value.dim() == 4:
-        value = value.permute(2, 3, 1, 0)
-    elif value.dim() == 2:
-        value = value.t()
-    return value.contiguous().numpy()
-
-
-def set_keras_weights(net, weights) -> None:
-    import torch
-
-    weights = list(weights)
-    targets = [(n, t) for n, t in net.state_dict().items() if not n.endswith("num_batches_tracked")]
-    if len(weights) != len(targets):
-        raise ValueError(f"the model has {len(targets)} weight arrays, {len(weights)} were given")
-    with torch.no_grad():
-        for (name, target), value in zip(targets, weights):
-            value = torch.as_tensor(np.asarray(value, dtype=np.float32))
-            if value.dim() == 4:
-                value = value.permute(3, 2, 0, 1)
-            elif value.dim() == 2:
-                value = value.t()
-            if tuple(value.shape) != tuple(target.shape):
-                raise ValueError(f"weight {name}: shape {tuple(value.shape)} does not fit {tuple(target.shape)}")
-            target.copy_(value)
-
-
 def save_model(model, filepath, overwrite: bool = True) -> None:
     path = check_path(filepath)
     if path.exists() and not overwrite:
         raise ModelError(f"{path} exists; pass overwrite=True to replace it")
     if path.suffix == KERAS_SUFFIX:
-        _write_file(path, lambda: _keras_format().keras_archive(model))
+        _write_file(path, lambda: keras_format.keras_archive(model))
     else:
         _save_folder(model, path)
 
@@ -110,12 +77,11 @@ def save_weights(model, filepath, overwrite: bool = True) -> None:
     path = check_weights_path(filepath, "save")
     if path.exists() and not overwrite:
         raise ModelError(f"{path} exists; pass overwrite=True to replace it")
-    _write_file(path, lambda: _keras_format().weights_h5(model))
+    _write_file(path, lambda: keras_format.weights_h5(model))
 
 
 def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
     """`model.load_weights`: from a `.weights.h5` file or a `.keras` file, every shape checked."""
-    keras_format = _keras_format()
     path = check_weights_path(filepath, "load")
     if skip_mismatch:
         raise ModelError("load_weights(skip_mismatch=True) is not supported by cnnlab.keras")
@@ -129,13 +95,6 @@ def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
         keras_format.set_weights_from_h5(model, data)
     except keras_format.KerasFileError as e:
         raise type(e)(f"{path}: {e}") from None
-
-
-def _keras_format():
-    """keras_format.py, imported on first use: it needs h5py, which `import cnnlab` does not."""
-    from cnnlab.keras import keras_format
-
-    return keras_format
 
 
 def _write_file(path: Path, make_bytes) -> None:
