@@ -11,7 +11,9 @@ import pytest
 from helpers.training import FAST
 
 import cnnlab
-from cnnlab.report.run_pictures import most_confident_mistakes
+from cnnlab.report.mistakes import most_confident_mistakes
+from cnnlab.report.painter import spare_core
+from cnnlab.report.plots import plot_history
 from cnnlab.report.run_report import write_run_report
 
 
@@ -49,3 +51,16 @@ def test_a_trained_run_keeps_its_mistakes_so_a_report_runs_no_model(workdir, cli
             "predict=cnnlab.predict to draw the mistakes grid); no mistakes grid") in page
     page = write_run_report("runs/r", formats=("png",), predict=cnnlab.predict).read_text()
     assert "<h2>Most confident mistakes</h2>" in page and "no predictor" not in page
+
+
+@pytest.mark.skipif(not spare_core(), reason="a painter needs a second core")
+def test_train_draws_its_curves_in_a_painter_and_never_loads_matplotlib(workdir):
+    # matplotlib loads in the painter on the other core while this process loads torch
+    code = ("import sys; from cnnlab.cli import main; "
+            f"code = main(['train', 'tiny.txt', '--dataset', 'digits', '--epochs', '1', '--quiet', '--name', 'r', {', '.join(map(repr, FAST))}]); "
+            "print(code, 'matplotlib' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.stdout.splitlines()[-1] == "0 False", done.stderr
+    curves = workdir / "runs/r/plots/training_curves.png"
+    painted = curves.read_bytes()
+    assert plot_history("runs/r") == [curves.relative_to(workdir)] and curves.read_bytes() == painted

@@ -8,6 +8,8 @@ training code (the mistakes grid uses the predictions training saved in the fold
     run_report.write_run_report(run_dir)    <run>/index.html, self-contained
     compare.load_rows(dirs) -> comparison_text(rows) / write_comparison(rows, out)
     html                                    the page builder all of these pages are made with
+    mistakes                                the most confident mistakes kept in metrics.json (numpy only)
+    painter.Painter                         a second process drawing half the pictures meanwhile
 
 Submodules are imported on demand, so `import cnnlab.report` pulls in nothing heavy.
 """

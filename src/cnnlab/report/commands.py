@@ -16,17 +16,25 @@ def run(args, predict=None) -> int:
 
 
 def plot(args, predict=None) -> int:
+    from cnnlab.report.painter import Painter
+
+    painter = None if args.curves_only else Painter.start()  # matplotlib loads meanwhile
     from cnnlab.report.plots import plot_history
     from cnnlab.report.run_pictures import draw_run_pictures
     from cnnlab.rundir import load_run
 
     formats = ("png", "svg") if args.svg else ("png",)
-    run = load_run(args.run)
-    _notes(run.notes)
-    if args.curves_only:
-        written = plot_history(run.path, formats)
-    else:
-        pictures = draw_run_pictures(run, predict=predict, formats=formats)
+    try:
+        run = load_run(args.run)
+        _notes(run.notes)
+        if args.curves_only:
+            written = plot_history(run.path, formats)
+        else:
+            pictures = draw_run_pictures(run, predict=predict, formats=formats, painter=painter)
+    finally:
+        if painter is not None:
+            painter.close()
+    if not args.curves_only:
         written = [p.png.with_suffix(f".{fmt}") for p in pictures.pictures for fmt in formats]
         _notes(pictures.notes)
     for path in written:
@@ -35,13 +43,21 @@ def plot(args, predict=None) -> int:
 
 
 def report(args, predict=None) -> int:
+    from cnnlab.report.painter import Painter
+
+    painter = Painter.start()  # loads matplotlib on another core while this process does too
     from cnnlab.report.html import write_page
     from cnnlab.report.run_pictures import draw_run_pictures
     from cnnlab.report.run_report import REPORT_FILE, run_page
     from cnnlab.rundir import load_run
 
-    run = load_run(args.run)
-    pictures = draw_run_pictures(run, predict=predict, formats=("png", "svg") if args.svg else ("png",))
+    try:
+        run = load_run(args.run)
+        pictures = draw_run_pictures(run, predict=predict, formats=("png", "svg") if args.svg else ("png",),
+                                     painter=painter)
+    finally:
+        if painter is not None:
+            painter.close()
     _notes(run.notes + pictures.notes)
     out = write_page(run_page(run, pictures), args.out or run.path / REPORT_FILE)
     print(f"wrote {out}")

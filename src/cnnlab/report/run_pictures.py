@@ -11,17 +11,18 @@ training code's `predict`; from Python, `predict=cnnlab.predict`)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from cnnlab.errors import CnnlabError
 from cnnlab.files import real_subfolder
 from cnnlab.report import plots
+from cnnlab.report.mistakes import kept_mistakes, most_confident_mistakes
 from cnnlab.rundir import METRICS, WEIGHTS, Run
 
-MISTAKES_SHOWN = 18  # the most confident mistakes in the grid
 ACCURACY_TOLERANCE = 0.01  # recomputed predictions must agree with metrics.json this closely
 Predictor = Callable[[Path, np.ndarray], np.ndarray]  # (run folder, uint8 images) -> probabilities
 
@@ -43,61 +44,90 @@ class RunPictures:
         return next((p for p in self.pictures if p.key == key), None)
 
 
+class Painter(Protocol):
+    """What draw_run_pictures needs of cnnlab.report.painter.Painter (which imports this module)."""
+
+    def draw(self, run_dir: Path, keys: Sequence[str], formats: Sequence[str]) -> None: ...
+    def finish(self) -> bool: ...
+    def close(self) -> None: ...
+
+
+PAINTER_KEYS = ("confusion_matrix", "per_class_accuracy")  # what a painter draws meanwhile: half the time
+
+
 def draw_run_pictures(run: Run, *, mistakes: bool = True, samples: bool = True,
-                      formats: tuple[str, ...] = plots.RUN_FORMATS, predict: Predictor | None = None) -> RunPictures:
+                      formats: tuple[str, ...] = plots.RUN_FORMATS, predict: Predictor | None = None,
+                      keys: Sequence[str] | None = None, painter: Painter | None = None) -> RunPictures:
     """Curves always; confusion matrix and per-class bars from metrics.json; the samples grid
     from the test set; the mistakes grid from `predict` on the saved model. `formats` must
-    include png (the report embeds it)."""
+    include png (the report embeds it). `keys`: only these pictures. `painter`: a started
+    Painter, given the PAINTER_KEYS pictures to draw in its process."""
     assert "png" in formats, f"formats {formats} must include png"
     out = real_subfolder(run.path, plots.PLOTS_DIR)
     result = RunPictures([], [])
+    figures = {}  # key -> a function drawing its Figure, in the report's order
 
-    def save(key, title, caption, fig):
-        png = plots.save_figure(fig, out / key, ("png", *(f for f in formats if f != "png")))[0]
-        result.pictures.append(Picture(key, title, caption, png))
+    def add(key, title, caption, figure):
+        if keys is None or key in keys:
+            result.pictures.append(Picture(key, title, caption, out / f"{key}.png"))
+            figures[key] = figure
 
-    save("training_curves", "Training curves",
-         "Solid: training data; dashed: validation data. The star marks the best epoch "
-         "(highest val_accuracy); a shaded band marks overfitting.",
-         plots.training_curves_figure(run.history, title=f"{run.name}: {run.model_name}"))
+    add("training_curves", "Training curves",
+        "Solid: training data; dashed: validation data. The star marks the best epoch "
+        "(highest val_accuracy); a shaded band marks overfitting.",
+        lambda: plots.training_curves_figure(run.history, title=f"{run.name}: {run.model_name}"))
 
     class_names = _class_names(run)
     metrics = run.metrics or {}
     matrix = metrics.get("confusion_matrix")
     if matrix is not None and class_names and _square(matrix, len(class_names)):
-        save("confusion_matrix", "Confusion matrix",
-             "Rows: true class; columns: predicted class. Left: counts of test images; right: "
-             "each row divided by its total, so the diagonal is the accuracy of that class.",
-             plots.confusion_matrix_figure(matrix, class_names))
+        add("confusion_matrix", "Confusion matrix",
+            "Rows: true class; columns: predicted class. Left: counts of test images; right: "
+            "each row divided by its total, so the diagonal is the accuracy of that class.",
+            lambda: plots.confusion_matrix_figure(matrix, class_names))
     elif matrix is not None:
         result.notes.append(f"{METRICS}: confusion_matrix does not match {len(class_names)} class names; not drawn")
     per_class = _per_class(metrics.get("per_class_accuracy"), class_names)
     if per_class is not None:
-        save("per_class_accuracy", "Per-class accuracy",
-             "Share of each class's test images classified correctly.",
-             plots.per_class_accuracy_figure(per_class, class_names, metrics.get("test_accuracy")))
+        add("per_class_accuracy", "Per-class accuracy",
+            "Share of each class's test images classified correctly.",
+            lambda: plots.per_class_accuracy_figure(per_class, class_names, metrics.get("test_accuracy")))
     if run.metrics is None and not run.notes:  # run.notes already explains an unfinished run
         result.notes.append("no test metrics yet: the confusion matrix and per-class accuracy "
                             "appear when training has finished")
 
-    if not (samples or mistakes):
-        return result
-    test = _test_split(run, result.notes)
-    if test is None or not class_names:
-        return result
-    x_test, y_test = test
-    if samples:
-        save("samples", "Samples per class", "Random test images of each class.",
-             plots.samples_figure(x_test, y_test, class_names))
-    if mistakes and run.finished:  # an unfinished run has no final model to ask
-        picked = _most_confident_mistakes(run, x_test, y_test, result.notes, predict)
-        if picked is not None:
-            index, predicted, probability = picked
-            save("mistakes", "Most confident mistakes",
-                 f"The {len(index)} test images the model got wrong with the highest probability "
-                 "for its (wrong) answer: true class, predicted class and that probability.",
-                 plots.mistakes_figure(x_test[index], y_test[index], predicted, probability, class_names))
+    painted = [key for key in PAINTER_KEYS if key in figures] if painter is not None else []
+    if painted:
+        painter.draw(run.path, painted, formats)
+    elif painter is not None:
+        painter.close()
+    _save(figures, [key for key in figures if key not in painted], out, formats)
+
+    test = _test_split(run, result.notes) if samples or mistakes else None
+    if test is not None and class_names:
+        x_test, y_test = test
+        if samples:
+            add("samples", "Samples per class", "Random test images of each class.",
+                lambda: plots.samples_figure(x_test, y_test, class_names))
+            _save(figures, ["samples"], out, formats)
+        if mistakes and run.finished:  # an unfinished run has no final model to ask
+            picked = _most_confident_mistakes(run, x_test, y_test, result.notes, predict)
+            if picked is not None:
+                index, predicted, probability = picked
+                add("mistakes", "Most confident mistakes",
+                    f"The {len(index)} test images the model got wrong with the highest probability "
+                    "for its (wrong) answer: true class, predicted class and that probability.",
+                    lambda: plots.mistakes_figure(x_test[index], y_test[index], predicted, probability, class_names))
+                _save(figures, ["mistakes"], out, formats)
+    if painted and not painter.finish():
+        _save(figures, painted, out, formats)  # drawn here after all: any error is raised here
     return result
+
+
+def _save(figures: dict, keys: Sequence[str], out: Path, formats: tuple[str, ...]) -> None:
+    for key in keys:
+        if key in figures:
+            plots.save_figure(figures[key](), out / key, ("png", *(f for f in formats if f != "png")))
 
 
 def _class_names(run: Run) -> list[str]:
@@ -172,7 +202,7 @@ def _most_confident_mistakes(run: Run, x: np.ndarray, y: np.ndarray, notes: list
     if run.weights is None:
         notes.append(f"no {WEIGHTS} in the run folder: no mistakes grid")
         return None
-    kept = _kept_mistakes((run.metrics or {}).get("mistakes"), y)
+    kept = kept_mistakes((run.metrics or {}).get("mistakes"), y)
     if kept is not None:
         return kept
     try:
@@ -189,42 +219,6 @@ def _most_confident_mistakes(run: Run, x: np.ndarray, y: np.ndarray, notes: list
         return None
     wrong = np.flatnonzero(predicted != y)
     return most_confident_mistakes(wrong, probabilities[wrong], y)
-
-
-def most_confident_mistakes(index: np.ndarray, probabilities: np.ndarray, y: np.ndarray):
-    """(indices, predicted classes, probabilities) of the MISTAKES_SHOWN wrong answers given
-    with the highest probability, among test images `index` with class `probabilities`."""
-    predicted = probabilities.argmax(axis=1)
-    confidence = probabilities[np.arange(len(index)), predicted]
-    wrong = np.flatnonzero(predicted != y[index])
-    order = wrong[np.argsort(-confidence[wrong], kind="stable")][:MISTAKES_SHOWN]
-    return index[order], predicted[order], confidence[order]
-
-
-def mistakes_record(index: np.ndarray, predicted: np.ndarray, probability: np.ndarray) -> dict:
-    """metrics.json's "mistakes": what the grid shows, kept so that a report needs no model run."""
-    return {"index": [int(i) for i in index], "predicted": [int(p) for p in predicted],
-            "probability": [float(p) for p in probability]}
-
-
-def _kept_mistakes(record, y: np.ndarray):
-    """metrics.json's "mistakes" as (indices, predicted, probabilities), or None where it is
-    missing or does not describe wrong answers on these test labels (then the model is asked)."""
-    if not isinstance(record, dict):
-        return None
-    try:
-        index = np.asarray(record["index"], dtype=np.int64)
-        predicted = np.asarray(record["predicted"], dtype=np.int64)
-        probability = np.asarray(record["probability"], dtype=np.float64)
-    except (KeyError, TypeError, ValueError, OverflowError):
-        return None
-    if not (index.ndim == predicted.ndim == probability.ndim == 1
-            and len(index) == len(predicted) == len(probability) <= MISTAKES_SHOWN):
-        return None
-    if len(index) and (index.min() < 0 or index.max() >= len(y) or not np.all(predicted != y[index])
-                       or not np.all((probability >= 0) & (probability <= 1))):
-        return None
-    return index, predicted, probability
 
 
 def predict_probabilities(run: Run, x: np.ndarray) -> np.ndarray:

@@ -36,24 +36,34 @@ def train_run(model, dataset, settings: TrainSettings, out: str = "runs", name: 
     train` without the argument parsing; the lesson and sweeps call it. Under torchrun it
     trains data-parallel (distributed.py); processes other than rank 0 return (code, None).
     """
+    import os
+
+    from cnnlab.report.painter import Painter
+
+    # before torch: the painter loads matplotlib on another core meanwhile (torchrun: rank 0 draws alone)
+    painter = None if "WORLD_SIZE" in os.environ else Painter.start()
     from cnnlab.rundir import RunFolder
     from cnnlab.train.distributed import launched_world, train_run_distributed
     from cnnlab.train.run import default_run_name, new_trainer, run_config, train_and_finish
     from cnnlab.train.session import open_dataset, prepare_data, resolve_model
 
-    world = launched_world()
-    if world is not None:
-        return train_run_distributed(world, model, dataset, settings, out, name, quiet, command)
+    try:
+        world = launched_world()
+        if world is not None:
+            return train_run_distributed(world, model, dataset, settings, out, name, quiet, command)
 
-    data = dataset if not isinstance(dataset, str) else open_dataset(dataset)
-    spec = resolve_model(model, data)
-    splits = prepare_data(data, settings)
-    trainer = new_trainer(spec, settings, settings.precision)
-    model_ref = model if isinstance(model, str) else spec.name
-    run = RunFolder.create(out, name or default_run_name(out, spec.name, data.name))
-    config = run_config(model_ref, command, spec, data, splits, settings, trainer)
-    run.write_config(config)
-    code = train_and_finish(run, config, trainer, splits, settings, [], None, quiet)
+        data = dataset if not isinstance(dataset, str) else open_dataset(dataset)
+        spec = resolve_model(model, data)
+        splits = prepare_data(data, settings)
+        trainer = new_trainer(spec, settings, settings.precision)
+        model_ref = model if isinstance(model, str) else spec.name
+        run = RunFolder.create(out, name or default_run_name(out, spec.name, data.name))
+        config = run_config(model_ref, command, spec, data, splits, settings, trainer)
+        run.write_config(config)
+        code = train_and_finish(run, config, trainer, splits, settings, [], None, quiet, painter=painter)
+    finally:
+        if painter is not None:
+            painter.close()
     return code, run.path
 
 

@@ -101,10 +101,11 @@ def _kernels(trainer) -> dict[str, str]:
     }
 
 
-def train_and_finish(run, config, trainer, splits, settings: TrainSettings, history, state, quiet: bool) -> int:
+def train_and_finish(run, config, trainer, splits, settings: TrainSettings, history, state, quiet: bool,
+                     painter=None) -> int:
     """Train the epochs still to do, then write the model, test metrics and curves; 0 when
-    finished, 130 when interrupted (the checkpoint is saved)."""
-    from cnnlab.report.plots import plot_history
+    finished, 130 when interrupted (the checkpoint is saved). `painter`: a started
+    report.painter.Painter, given the curves to draw while the test set is evaluated."""
     from cnnlab.train.callbacks import EarlyStopping, ProgressBar, RunRecorder
     from cnnlab.train.loop import TrainingInterrupted, run_epochs
     from cnnlab.train.metrics import test_metrics
@@ -140,6 +141,8 @@ def train_and_finish(run, config, trainer, splits, settings: TrainSettings, hist
         print(f"Interrupted in epoch {stop.state.epoch + 1} at step {stop.state.step}; checkpoint saved. "
               f"Continue with: cnnlab train --resume {run.path}", file=sys.stderr)
         return 130
+    if painter is not None:
+        painter.draw(run.path, ["training_curves"], ("png",))  # history.csv is final
     run.save_model(trainer.net, config["model"])
     loss, accuracy, predicted = trainer.evaluate(splits.test.x, splits.test.y)
     metrics = test_metrics(loss, accuracy, splits.test.y.numpy(), predicted.numpy(), config["dataset"]["class_names"])
@@ -153,7 +156,10 @@ def train_and_finish(run, config, trainer, splits, settings: TrainSettings, hist
         print(f"Early stopping: val_loss did not improve for {early.patience} epochs; "
               f"kept the weights of epoch {early.best_epoch + 1} (val_loss {early.best:.4f})")
     print(f"Test: loss {loss:.4f} - accuracy {accuracy:.4f} ({len(splits.test):,} images)")
-    plot_history(run.path)  # the curves, as the lesson plots them after every fit
+    if painter is None or not painter.finish():
+        from cnnlab.report.plots import plot_history  # matplotlib: only where no painter drew
+
+        plot_history(run.path)  # the curves, as the lesson plots them after every fit
     print(f"Saved {run.path}/: model.safetensors, history.csv, metrics.json, config.json, plots/")
     return 0
 
@@ -162,7 +168,7 @@ def _mistakes(trainer, test, predicted) -> dict:
     """The most confident wrong answers, kept so that `cnnlab report` draws them without torch."""
     import torch
 
-    from cnnlab.report.run_pictures import mistakes_record, most_confident_mistakes
+    from cnnlab.report.mistakes import mistakes_record, most_confident_mistakes
     from cnnlab.train.trainer import Trainer
 
     wrong = torch.nonzero(predicted != test.y).flatten()
