@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from cnnlab.keras import layers as keras_layers
 from cnnlab.keras.backend import to_snake_case
 from cnnlab.keras.keras_config import KerasFileError
-from cnnlab.keras.layers import SUPPORTED
 from cnnlab.models.layers import ModelError
 
 
@@ -52,19 +52,17 @@ def _check_keras_object(entry: Any, what: str) -> tuple[str, dict[str, Any]]:
 
 
 def _layer_from_entry(entry: Any):
-    from cnnlab.keras import layers as keras_layers
-
     kind, config = _check_keras_object(entry, "a layer")
     name = config.get("name") if isinstance(config.get("name"), str) else "?"
     if kind in ("Lambda", "TFOpLambda") or "function" in config:
         raise KerasFileError(
             f"layer {name!r} ({kind}) holds Python code, which cnnlab.keras never runs; it loads "
-            f"models made of {SUPPORTED}"
+            f"models made of {keras_layers.SUPPORTED}"
         )
     cls = getattr(keras_layers, kind, None)  # None for what cnnlab.keras does not offer
     if not (isinstance(cls, type) and issubclass(cls, keras_layers.Layer) and cls._kind):
         raise KerasFileError(f"layer {name!r} ({kind}) is not supported by cnnlab.keras; it loads "
-                         f"models made of {SUPPORTED}")
+                             f"models made of {keras_layers.SUPPORTED}")
     args = dict(config)
     if args.pop("trainable", True) is not True:
         raise KerasFileError(f"layer {name!r} ({kind}): frozen layers (trainable=False) are not supported")
@@ -75,14 +73,14 @@ def _layer_from_entry(entry: Any):
         policy = policy.get("name", "?")
     if policy not in (None, "float32"):
         raise KerasFileError(f"layer {name!r} ({kind}): dtype {policy!r} is not supported; cnnlab "
-                         "computes in float32")
+                             "computes in float32")
     for key, value in list(args.items()):
         if isinstance(value, dict) and key.endswith("_initializer"):
             init_name, _ = _check_keras_object(value, f"layer {name!r} {key}")
             args[key] = to_snake_case(init_name)
         elif isinstance(value, dict):
             raise KerasFileError(f"layer {name!r} ({kind}): {key}={value.get('class_name', value)!r} "
-                             "is not supported by cnnlab.keras")
+                                 "is not supported by cnnlab.keras")
     args.pop("batch_input_shape", None)
     return cls(**args)
 
@@ -112,7 +110,7 @@ def _endpoint(value: Any, what: str) -> str:
         value = value[0]
     if not (isinstance(value, list) and value and isinstance(value[0], str)):
         raise KerasFileError(f"the model's {what} are not one layer; cnnlab.keras loads models with "
-                         "one input and one output")
+                             "one input and one output")
     return value[0]
 
 
@@ -125,7 +123,6 @@ def _batch_shape(value: Any) -> list:
 
 def model_from_config(data: Any):
     """A cnnlab.keras model from Keras's serialized model (no compile settings applied)."""
-    from cnnlab.keras.layers import InputLayer
     from cnnlab.keras.model import Model, Sequential
 
     kind, config = _check_keras_object(data, "the model")
@@ -136,11 +133,11 @@ def model_from_config(data: Any):
         if isinstance(entry, dict) and entry.get("class_name") in ("Sequential", "Functional", "Model"):
             raise KerasFileError("a model inside a model is not supported by cnnlab.keras")
 
-    def make_input(entry) -> InputLayer:
+    def make_input(entry) -> keras_layers.InputLayer:
         _, input_config = _check_keras_object(entry, "the input layer")
-        return InputLayer(**{k: v for k, v in input_config.items() if k != "registered_name"}
-                          | {k: _batch_shape(input_config[k]) for k in ("batch_shape", "batch_input_shape")
-                             if k in input_config})
+        shapes = {k: _batch_shape(v) for k, v in input_config.items()
+                  if k in ("batch_shape", "batch_input_shape")}
+        return keras_layers.InputLayer(**{**input_config, **shapes})
 
     name = config.get("name") if isinstance(config.get("name"), str) else None
     if kind == "Sequential":
@@ -149,10 +146,10 @@ def model_from_config(data: Any):
         if items and isinstance(items[0], dict) and items[0].get("class_name") == "InputLayer":
             first = make_input(items.pop(0))
         elif isinstance(config.get("build_input_shape"), list):
-            first = InputLayer(batch_shape=_batch_shape(config["build_input_shape"]))
+            first = keras_layers.InputLayer(batch_shape=_batch_shape(config["build_input_shape"]))
         elif items and isinstance(items[0], dict) and isinstance(items[0].get("config"), dict) \
                 and items[0]["config"].get("batch_input_shape"):
-            first = InputLayer(batch_shape=_batch_shape(items[0]["config"]["batch_input_shape"]))
+            first = keras_layers.InputLayer(batch_shape=_batch_shape(items[0]["config"]["batch_input_shape"]))
         built = [_layer_from_entry(entry) for entry in items]
         return Sequential(([first] if first is not None else []) + built, name=name)
     by_name = {}
@@ -170,12 +167,12 @@ def model_from_config(data: Any):
         nodes = entry.get("inbound_nodes")
         if not isinstance(nodes, list) or len(nodes) != 1:
             raise KerasFileError(f"layer {current!r} is used {len(nodes or [])} times; cnnlab.keras loads "
-                             "models where each layer is called once, in one chain")
+                                 "models where each layer is called once, in one chain")
         chain.append(current)
         current = _history(nodes[0], f"layer {current!r}")
     if start not in by_name or len(chain) + 1 != len(entries):
         raise KerasFileError("the model is not one chain of layers from its input to its output; "
-                         "cnnlab.keras loads such chains only")
+                             "cnnlab.keras loads such chains only")
     if by_name[start].get("class_name") != "InputLayer":
         raise KerasFileError(f"the model's input {start!r} is not an InputLayer")
     x = inputs = make_input(by_name[start]).output

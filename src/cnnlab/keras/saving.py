@@ -37,6 +37,12 @@ __all__ = ["check_path", "keras_layout", "keras_weights", "load_weights", "save_
 def check_path(filepath) -> Path:
     """A model file name: `name.keras` (Keras's format) or `name.cnnlab` (cnnlab's folder)."""
     path = Path(os.fspath(filepath))
+    if path.name.endswith(WEIGHTS_SUFFIX):
+        raise ModelError(
+            f"{path}: a {WEIGHTS_SUFFIX} file holds weights only: write it with "
+            f"model.save_weights('{path.name}') and read it into a model built the same way with "
+            f"model.load_weights('{path.name}'); a whole model is saved as 'my_model{KERAS_SUFFIX}'"
+        )
     if path.suffix in (".h5", ".hdf5"):
         raise ModelError(
             f"{path}: Keras 2's legacy {path.suffix} model files are not supported by cnnlab.keras; "
