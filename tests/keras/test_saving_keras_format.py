@@ -108,7 +108,16 @@ def test_a_keras_file_is_loaded_by_cnnlab_with_the_same_predictions(tmp_path, bu
     model.save(tmp_path / "k.keras")
     loaded = ck.models.load_model(tmp_path / "k.keras")
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
-    assert summary(loaded) == summary(keras_load(tmp_path / "k.keras", compile=False))
+    assert summary(loaded) == summary(keras_load(tmp_path / "k.keras"))  # with "Optimizer params"
+    assert summary(ck.models.load_model(tmp_path / "k.keras", compile=False)) == \
+        summary(keras_load(tmp_path / "k.keras", compile=False))
+    # the optimizer's state as Keras restores it: its step count and each weight's slots
+    slot = {"Adam": "exp_avg_sq", "RMSprop": "square_avg"}[type(model.optimizer).__name__]
+    first = next(loaded._trainer.net.parameters())
+    state = loaded._trainer.optimizer.state[first]
+    assert float(state["step"]) == int(model.optimizer.iterations) == 256 // 32
+    keras_slot = [v for v in model.optimizer.variables if v.path.endswith("velocity")][0]
+    np.testing.assert_array_equal(keras_layout(state[slot]), keras_slot.numpy())
     assert loaded.name == model.name
     assert type(loaded.optimizer).__name__ == type(model.optimizer).__name__
     # Keras keeps the rate as float32; cnnlab reads back the number the learner typed
@@ -130,6 +139,11 @@ def test_round_trip_within_cnnlab_and_the_notebook_cell(tmp_path, monkeypatch):
     assert np.array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
     assert [la.name for la in loaded.layers] == [la.name for la in model.layers]
     assert (loaded.optimizer.learning_rate, loaded.loss.from_logits, loaded._metrics) == (0.002, True, ["accuracy"])
+    for each in (model, loaded):  # the optimizer's state came along: training goes on identically
+        ck.utils.set_random_seed(3)
+        each.fit(x, y, epochs=1, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), loaded.get_weights()))
+    model.save("cnn_model.keras")
     before = (tmp_path / "cnn_model.keras").read_bytes()
     model.save("cnn_model.keras")  # Keras's default overwrite=True replaces the file
     with pytest.raises(ModelError, match="exists; pass overwrite=True"):

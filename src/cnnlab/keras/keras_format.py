@@ -52,6 +52,16 @@ def keras_layout(tensor) -> np.ndarray:
     return value.contiguous().numpy()
 
 
+def torch_layout(value):
+    """One array in Keras's layout as the torch tensor cnnlab's module holds."""
+    import torch
+
+    tensor = torch.as_tensor(np.asarray(value, dtype=np.float32))
+    if tensor.dim() == 4:
+        return tensor.permute(3, 2, 0, 1)
+    return tensor.t() if tensor.dim() == 2 else tensor
+
+
 def set_keras_weights(net, weights) -> None:
     import torch
 
@@ -61,11 +71,7 @@ def set_keras_weights(net, weights) -> None:
         raise ValueError(f"the model has {len(targets)} weight arrays, {len(weights)} were given")
     with torch.no_grad():
         for (name, target), value in zip(targets, weights):
-            value = torch.as_tensor(np.asarray(value, dtype=np.float32))
-            if value.dim() == 4:
-                value = value.permute(3, 2, 0, 1)
-            elif value.dim() == 2:
-                value = value.t()
+            value = torch_layout(value)
             if tuple(value.shape) != tuple(target.shape):
                 raise ValueError(f"weight {name}: shape {tuple(value.shape)} does not fit {tuple(target.shape)}")
             target.copy_(value)
@@ -127,6 +133,40 @@ def optimizer_arrays(model) -> list[np.ndarray]:
     head[0] = np.int32(int(states[0].get("step", 0)))
     slots = [keras_layout(state[slot]) for state in states for slot in _SLOTS[model.optimizer._engine_name]]
     return head + slots
+
+
+def restore_optimizer(model, data: bytes) -> None:
+    """Keras's saved optimizer variables into the engine's optimizer, as Keras restores them
+    when it compiles a loaded model; a file saved before training holds only the step count
+    and the rate (Keras's optimizer before it is built), and the optimizer then starts afresh."""
+    import h5py
+    import torch
+
+    trainer = model._engine()  # Keras builds the optimizer when it compiles a loaded model
+    params = list(trainer.net.parameters())
+    slots = _SLOTS[model.optimizer._engine_name]
+    count = 2 + len(slots) * len(params)
+    try:
+        with h5py.File(io.BytesIO(data), "r") as h5:
+            group = _vars_group(h5, "optimizer", None, required=False)
+            if group is None or not slots or sorted(group.keys()) != sorted(map(str, range(count))):
+                return
+            step = _dataset(group, "0", (), "the optimizer's step count", "optimizer", kinds="iuf")
+            values = [_dataset(group, str(2 + i), keras_layout(params[i // len(slots)]).shape,
+                               f"optimizer variable {2 + i}", "optimizer")
+                      for i in range(count - 2)]
+    except KerasFileError:
+        raise
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError, OverflowError) as e:
+        raise KerasFileError(f"{WEIGHTS} is not a readable HDF5 file ({type(e).__name__}: {e})") from None
+    if not (np.isfinite(step) and 0 <= step < 2**31):
+        raise KerasFileError(f"the optimizer's step count {step} is not a count")
+    with torch.no_grad():
+        for i, param in enumerate(params):
+            state = {"step": torch.tensor(float(step), dtype=torch.float32, device=param.device)}
+            for j, slot in enumerate(slots):
+                state[slot] = torch.empty_like(param).copy_(torch_layout(values[i * len(slots) + j]))
+            trainer.optimizer.state[param] = state
 
 
 def _array_count(layer) -> int:
@@ -244,7 +284,8 @@ def set_weights_from_h5(model, data: bytes) -> None:
                     raise KerasFileError(f"layer {layer.name!r} ({layer._kind}): {group}/vars holds "
                                          f"{keys}, the layer has {count} arrays (0..{count - 1})")
                 for i in range(count):
-                    arrays.append(_dataset(found, str(i), next(expected), layer, group))
+                    what = f"layer {layer.name!r} ({layer._kind}) weight {i}"
+                    arrays.append(_dataset(found, str(i), next(expected).shape, what, group))
     except KerasFileError:
         raise
     except (OSError, RuntimeError, KeyError, ValueError, TypeError, OverflowError, IndexError,
@@ -253,12 +294,15 @@ def set_weights_from_h5(model, data: bytes) -> None:
     set_keras_weights(model._ensure_net(), arrays)
 
 
-def _vars_group(h5, group: str, layer):
+def _vars_group(h5, group: str, layer, required: bool = True):
+    """`group/vars` (None when missing and not `required`), refusing links on the way."""
     import h5py
 
     node = h5
     for part in [*group.split("/"), "vars"]:
         link = node.get(part, getlink=True) if isinstance(node, h5py.Group) else None
+        if link is None and not required:
+            return None
         if link is None:
             raise KerasFileError(f"the weights have no {group}/vars for layer {layer.name!r} "
                                  f"({layer._kind}); the file was saved from another model")
@@ -270,7 +314,8 @@ def _vars_group(h5, group: str, layer):
     return node
 
 
-def _dataset(group, key: str, reference: np.ndarray, layer, where: str) -> np.ndarray:
+def _dataset(group, key: str, shape: tuple, what: str, where: str, kinds: str = "f") -> np.ndarray:
+    """`group[key]` read as float32 once it is a plain array of `shape` (`what` names it)."""
     import h5py
 
     if not isinstance(group.get(key, getlink=True), h5py.HardLink):
@@ -278,11 +323,8 @@ def _dataset(group, key: str, reference: np.ndarray, layer, where: str) -> np.nd
     dataset = group[key]
     if not isinstance(dataset, h5py.Dataset) or dataset.external or dataset.is_virtual:
         raise KerasFileError(f"{where}/vars/{key}: only plain arrays stored in the file are read")
-    if tuple(dataset.shape) != reference.shape:
-        raise KerasFileError(
-            f"layer {layer.name!r} ({layer._kind}) weight {key}: shape {tuple(dataset.shape)} in "
-            f"the file, {reference.shape} in the model"
-        )
-    if dataset.dtype.kind != "f":
-        raise KerasFileError(f"{where}/vars/{key}: {dataset.dtype} values; weights are floats")
+    if tuple(dataset.shape) != tuple(shape):
+        raise KerasFileError(f"{what}: shape {tuple(dataset.shape)} in the file, {tuple(shape)} in the model")
+    if dataset.dtype.kind not in kinds:
+        raise KerasFileError(f"{where}/vars/{key}: {dataset.dtype} values where numbers belong")
     return np.asarray(dataset[()], dtype=np.float32)

@@ -35,8 +35,9 @@ def _load_keras(path, compile):
             model = keras_rebuild.rebuild_model(config)
             weights = keras_format.read_weights_member(archive, model)
         keras_format.set_weights_from_h5(model, weights)
-        if compile:
-            keras_rebuild.apply_compile_config(model, config.get("compile_config"))
+        if compile and config.get("compile_config"):
+            keras_rebuild.apply_compile_config(model, config["compile_config"])
+            keras_format.restore_optimizer(model, weights)
     except keras_format.KerasFileError as e:
         raise type(e)(f"{path}: {e}") from None
     except OSError as e:
