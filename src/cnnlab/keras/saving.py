@@ -1,4 +1,4 @@
-"""`model.save` and `model.save_weights` (loading.py reads them back), and Keras-ordered weights.
+"""`model.save` and `model.save_weights` (loading.py reads them back).
 
 Two formats, both safe to load (no code from the file runs):
 
@@ -13,7 +13,8 @@ Two formats, both safe to load (no code from the file runs):
 files are refused: they are a different format. Files are written to a temp file and renamed,
 so an interrupted save leaves any earlier file whole. As in Keras, an existing file is
 replaced (`overwrite=True`); `overwrite=False` refuses instead of asking, as a notebook cannot
-answer a prompt.
+answer a prompt. `keras_weights` / `set_keras_weights` (Keras's order and layout of the
+weights, for get_weights / set_weights) live in keras_format.py and are named here too.
 """
 
 from __future__ import annotations
@@ -101,6 +102,8 @@ def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
         keras_format.set_weights_from_h5(model, data)
     except keras_format.KerasFileError as e:
         raise type(e)(f"{path}: {e}") from None
+    except OSError as e:
+        raise ModelError(f"{path}: cannot read it ({e.strerror or e})") from None
 
 
 def _write_file(path: Path, make_bytes) -> None:
