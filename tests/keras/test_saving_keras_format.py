@@ -202,6 +202,25 @@ def test_legacy_h5_is_refused_and_an_unbuilt_model_writes_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_keras_files_cnnlab_cannot_hold_are_refused_by_name(tmp_path):
+    keras.backend.clear_session()
+    keras.Sequential([keras.layers.Dense(3)]).save(tmp_path / "unbuilt.keras")  # Keras warns only
+    with pytest.raises(KerasFileError, match="the saved model has no input shape"):
+        ck.models.load_model(tmp_path / "unbuilt.keras")
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(4, 3, kernel_initializer="he_normal")(inputs)
+    keras.Model(inputs, keras.layers.Flatten()(x)).save(tmp_path / "he.keras")
+    with pytest.raises(KerasFileError, match=r"kernel_initializer='he_normal' is not supported"):
+        ck.models.load_model(tmp_path / "he.keras")
+    branch = keras.layers.Conv2D(4, 3)(inputs)
+    keras.Model(inputs, keras.layers.Add()([branch, branch])).save(tmp_path / "add.keras")
+    with pytest.raises(KerasFileError, match=r"layer 'add' takes 2 inputs; cnnlab\.keras loads models that are one chain"):
+        ck.models.load_model(tmp_path / "add.keras")
+    with pytest.raises(ModelError, match="custom_objects=.* is not supported"):
+        ck.models.load_model(tmp_path / "he.keras", custom_objects={"x": int})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["add.keras", "he.keras", "unbuilt.keras"]
+
+
 def test_import_cnnlab_does_not_import_h5py():
     code = "import sys, cnnlab, cnnlab.keras; print('h5py' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

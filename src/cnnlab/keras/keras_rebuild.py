@@ -96,6 +96,9 @@ def _history(node: Any, where: str) -> str:
         if not isinstance(args, list) or len(args) != 1 or extra:
             raise KerasFileError(f"{where}: cnnlab.keras loads layers called on one tensor, nothing else")
         tensor = args[0]
+        if isinstance(tensor, list):
+            raise KerasFileError(f"{where} takes {len(tensor)} inputs; cnnlab.keras loads models "
+                                 "that are one chain of layers, each taking the one before")
         history = tensor.get("config", {}).get("keras_history") if isinstance(tensor, dict) else None
     else:
         calls = node if isinstance(node, list) else []
