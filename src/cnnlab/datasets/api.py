@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from cnnlab.datasets import builtin, folders, npy_folder, registry
+from cnnlab.datasets.cache import array_digest
 from cnnlab.datasets.errors import DatasetError
 from cnnlab.datasets.registry import DatasetSpec
 
@@ -81,8 +82,22 @@ def dataset_source(name_or_path) -> str:
     return str(target.resolve()) if isinstance(target, Path) else target.name
 
 
-def fingerprint(*arrays: np.ndarray) -> str:
-    """sha256 over the arrays' shapes, dtypes and values: the same data gives the same text."""
+def fingerprint(*arrays: np.ndarray, digests: list[str] | None = None) -> str:
+    """sha256 over the arrays' shapes, dtypes and the sha256 of their values: the same data
+    gives the same text. `digests`: those value hashes (cache.array_digest) where known."""
+    digests = digests or [array_digest(array) for array in arrays]
+    assert len(digests) == len(arrays), f"{len(digests)} digests for {len(arrays)} arrays"
+    text = "".join(f"{array.shape}{array.dtype.str}:{value};" for array, value in zip(arrays, digests))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def same_data(recorded: str, arrays: tuple[np.ndarray, ...], current: str) -> bool:
+    """Whether `arrays` (fingerprint `current`) are the data a run recorded as `recorded`,
+    which may be the older fingerprint: sha256 over the values themselves."""
+    return recorded == current or recorded == _values_fingerprint(*arrays)
+
+
+def _values_fingerprint(*arrays: np.ndarray) -> str:
     digest = hashlib.sha256()
     for array in arrays:
         array = np.ascontiguousarray(array)
@@ -122,25 +137,42 @@ def load_dataset(name_or_path, *, offline: bool | None = None, resize=None, seed
     image to. seed: the split of digits and of folders without train/test.
     label_mode: 'fine' or 'coarse' (cifar100).
     """
+    train, test, _ = _load(name_or_path, offline, resize, seed, label_mode, progress)
+    return train, test
+
+
+def load_fingerprinted(name_or_path, *, offline: bool | None = None, resize=None, seed: int = 0,
+                       label_mode: str = "fine", progress: bool = True) -> tuple[Split, Split, str]:
+    """load_dataset, and the fingerprint of the four arrays it returns; data from the decoded
+    cache is hashed once, by the cache's own check."""
+    train, test, digests = _load(name_or_path, offline, resize, seed, label_mode, progress)
+    return train, test, fingerprint(*train, *test, digests=digests)
+
+
+def _load(name_or_path, offline, resize, seed, label_mode, progress) -> tuple[Split, Split, list[str] | None]:
+    """(train, test, the array_digest of x_train, y_train, x_test, y_test where known)."""
     size = parse_size(resize)
     target = resolve(name_or_path)
     _check_label_mode(target, label_mode)
+    digests: dict[str, str] = {}
     if isinstance(target, Path) and npy_folder.find(target) is not None:
         arrays = npy_folder.load_arrays(target)
     elif isinstance(target, Path):
-        return folders.load_folder(target, resize=size, seed=seed)
+        return (*folders.load_folder(target, resize=size, seed=seed), None)
     elif target.manual is not None:
         arrays = npy_folder.load_registered(target)
     elif target.name == "digits":
         arrays = load_digits_arrays(seed)
     else:
-        arrays = builtin.load_arrays(target, offline=offline, progress=progress)
+        arrays = builtin.load_arrays(target, offline=offline, progress=progress, digests=digests)
     suffix = "_coarse" if label_mode == "coarse" else ""
-    train = (arrays["x_train"], arrays[f"y_train{suffix}"])
-    test = (arrays["x_test"], arrays[f"y_test{suffix}"])
+    keys = ("x_train", f"y_train{suffix}", "x_test", f"y_test{suffix}")
+    train, test = (arrays[keys[0]], arrays[keys[1]]), (arrays[keys[2]], arrays[keys[3]])
     if size is not None:
         train, test = (resize_images(train[0], size), train[1]), (resize_images(test[0], size), test[1])
-    return train, test
+        digests = {}  # of the images before resizing
+    known = [digests[key] for key in keys if key in digests]
+    return train, test, known if len(known) == len(keys) else None
 
 
 def load_digits_arrays(seed: int) -> dict[str, np.ndarray]:

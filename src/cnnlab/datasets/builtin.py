@@ -148,24 +148,29 @@ def fetch_and_decode(spec: DatasetSpec, *, offline: bool, progress: bool) -> Arr
     return arrays
 
 
-def load_arrays(spec: DatasetSpec, *, offline: bool | None = None, progress: bool = True) -> ArraysByName:
-    """All arrays of a registry dataset, from the decoded cache when it is there."""
-    arrays = _cached(spec)
+def load_arrays(spec: DatasetSpec, *, offline: bool | None = None, progress: bool = True,
+                digests: dict[str, str] | None = None) -> ArraysByName:
+    """All arrays of a registry dataset, from the decoded cache when it is there (then
+    `digests` receives their cache.array_digest, which the cache checked)."""
+    arrays = _cached(spec, digests)
     if arrays is not None:
         return arrays
     with cache.locked(spec.name):
-        arrays = _cached(spec)  # another process may have built it meanwhile
+        arrays = _cached(spec, digests)  # another process may have built it meanwhile
         if arrays is None:
             arrays = fetch_and_decode(spec, offline=offline_requested(offline), progress=progress)
     return arrays
 
 
-def _cached(spec: DatasetSpec) -> ArraysByName | None:
-    arrays = cache.load_decoded(spec.name)
+def _cached(spec: DatasetSpec, digests: dict[str, str] | None = None) -> ArraysByName | None:
+    found: dict[str, str] = {}
+    arrays = cache.load_decoded(spec.name, found)
     if arrays is None:
         return None
     try:
         check_arrays(spec, arrays, "the decoded cache")
     except (DatasetError, KeyError):
         return None  # stale or foreign: rebuilt from the sources
+    if digests is not None:
+        digests.update(found)
     return arrays

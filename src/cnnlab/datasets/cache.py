@@ -102,8 +102,9 @@ def decoded_dir(name: str) -> Path:
     return dataset_dir(name) / "decoded"
 
 
-def load_decoded(name: str) -> dict[str, np.ndarray] | None:
-    """The cached arrays, or None when absent, stale or damaged (then they are rebuilt)."""
+def load_decoded(name: str, digests: dict[str, str] | None = None) -> dict[str, np.ndarray] | None:
+    """The cached arrays, or None when absent, stale or damaged (then they are rebuilt).
+    `digests` receives each array's array_digest, computed here to verify it."""
     folder = decoded_dir(name)
     try:
         manifest = json.loads((folder / "manifest.json").read_text())
@@ -120,6 +121,8 @@ def load_decoded(name: str) -> dict[str, np.ndarray] | None:
             if array_digest(array) != meta["sha256"]:  # changed since it was decoded from verified files
                 return None
             arrays[key] = array
+        if digests is not None:
+            digests.update((key, meta["sha256"]) for key, meta in manifest["arrays"].items())
         return arrays
     except (OSError, ValueError, KeyError, TypeError, EOFError):
         return None

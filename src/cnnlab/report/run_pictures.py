@@ -166,17 +166,17 @@ def _test_split(run: Run, notes: list[str]) -> tuple[np.ndarray, np.ndarray] | N
     if not run.dataset:
         notes.append("config.json names no dataset: no sample images or mistakes")
         return None
-    from cnnlab.datasets import load_dataset
-    from cnnlab.datasets.api import fingerprint
+    from cnnlab.datasets.api import load_fingerprinted, same_data
 
     try:
-        (x_train, y_train), (x, y) = load_dataset(run.dataset, offline=True, progress=False, **_dataset_options(run))
+        (x_train, y_train), (x, y), current = load_fingerprinted(run.dataset, offline=True, progress=False,
+                                                                 **_dataset_options(run))
     except CnnlabError as e:
         notes.append(f"the {run.dataset} test set is not available here ({e}); "
                      "no sample images or mistakes")
         return None
     recorded = (run.config.get("dataset") or {}).get("fingerprint")
-    if recorded and fingerprint(x_train, y_train, x, y) != recorded:
+    if recorded and not same_data(recorded, (x_train, y_train, x, y), current):
         notes.append(f"the data at {run.dataset} changed since this run trained: no sample images or mistakes")
         return None
     return x, np.asarray(y).reshape(-1)

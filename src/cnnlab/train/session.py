@@ -7,7 +7,7 @@ settings, which is what lets `--resume` rebuild exactly the split a run started 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -33,6 +33,8 @@ class Dataset:
     source: str = ""  # the registry name, or the image folder's absolute path
     fingerprint: str = ""  # datasets.fingerprint of the arrays: tells if the data changed
     resize: tuple[int, int] | None = None  # (H, W) every image was resized to, if any
+    # x_train, y_train, x_test, y_test as loaded (sharing the images' memory): for older fingerprints
+    arrays: tuple = field(default=(), repr=False, compare=False)
 
     @property
     def num_classes(self) -> int:
@@ -50,24 +52,26 @@ class Splits:
 def open_dataset(name: str, resize: tuple[int, int] | None = None) -> Dataset:
     """The whole dataset in memory, checked against its metadata; `resize` (H, W) rescales
     every image (the lesson's stand-in digits are too small for its models)."""
-    from cnnlab.datasets import dataset_meta, load_dataset
-    from cnnlab.datasets.api import dataset_source, fingerprint
+    from cnnlab.datasets import dataset_meta
+    from cnnlab.datasets.api import dataset_source, load_fingerprinted
 
     meta = dataset_meta(name)
-    (x_train, y_train), (x_test, y_test) = load_dataset(name, resize=resize)
+    (x_train, y_train), (x_test, y_test), fingerprint = load_fingerprinted(name, resize=resize)
     train, test = Arrays.of(x_train, y_train, "training"), Arrays.of(x_test, y_test, "test")
     shape = tuple(meta.input_shape) if resize is None else (*resize, meta.input_shape[2])
     assert tuple(train.x.shape[1:]) == shape, f"{name}: images are {tuple(train.x.shape[1:])}, expected {shape}"
     return Dataset(meta.name, shape, list(meta.class_names), train, test, source=dataset_source(name),
-                   fingerprint=fingerprint(x_train, y_train, x_test, y_test), resize=resize)
+                   fingerprint=fingerprint, resize=resize, arrays=(x_train, y_train, x_test, y_test))
 
 
 def open_recorded_dataset(record: dict) -> Dataset:
     """The dataset a run recorded (config.json "dataset"), refused if its data changed since."""
     source = record.get("source") or record["name"]
     resize = record.get("resize")
+    from cnnlab.datasets.api import same_data
+
     data = open_dataset(source, tuple(resize) if resize else None)
-    if record.get("fingerprint") and data.fingerprint != record["fingerprint"]:
+    if record.get("fingerprint") and not same_data(record["fingerprint"], data.arrays, data.fingerprint):
         raise CnnlabError(f"the data at {source} is not what this run trained on (its images or labels "
                           "changed since); restore that data, or train a new run on this one")
     return data
