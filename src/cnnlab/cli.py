@@ -142,11 +142,14 @@ def _add_train_commands(sub) -> None:
 
 def _add_sweep_command(sub) -> None:
     w = sub.add_parser("sweep", help="a grid of settings x seeds: run folders, mean ± std, a report")
-    w.add_argument("model", nargs="?", help="preset name (e.g. cifar_model_dropout) or model file")
+    w.add_argument("model", nargs="?", help="preset name (e.g. cifar_model_dropout), model file (Keras code "
+                   "read, never run: its build_model(hp) or model function), or - for stdin")
     w.add_argument("--dataset", help="dataset name or image folder, e.g. fashion_mnist")
     w.add_argument("--set", action="append", metavar="NAME=V1,V2,...",
                    help="an axis of the grid: a training setting (lr=1e-3,3e-4), dropout= (every Dropout "
-                   "layer), LAYER.ARG= (conv2d.filters=16,32) or ARG= (every layer but the output)")
+                   "layer), LAYER.ARG= (conv2d.filters=16,32) or ARG= (every layer but the output); on Keras "
+                   "code, a parameter of its model function (n_layers=1,2: the values it is called with) or a "
+                   "keras_tuner hyperparameter of its build_model(hp) (some of the values it declares)")
     w.add_argument("--seeds", type=int, help="seeds per setting, 0..N-1 (default 1)")
     w.add_argument("--workers", type=int, default=1, help="runs in parallel processes (default 1)")
     w.add_argument("--backend", choices=["local", "ray"], default="local",

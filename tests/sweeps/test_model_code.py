@@ -8,7 +8,8 @@ import pytest
 from helpers.lesson_code import RUN_GUARD, SMALL_CREATE_NN_WITH_HP, build_model
 from helpers.sweeps import FAST
 
-from cnnlab.models.keras_code import parse_models
+from cnnlab.models.keras_code import parse_models, tuner_trials
+from cnnlab.models.layers import ModelError
 from cnnlab.settings import TrainSettings
 from cnnlab.sweeps.grid import SweepError
 from cnnlab.sweeps.model_code import model_code
@@ -158,3 +159,100 @@ def test_a_tuner_function_needs_a_hyperparameter(code):
         Sweep.create(code / "s", "none.py", model_code("none.py", []), "digits", TrainSettings(), [], 1, "val_loss")
     assert str(e.value) == ("none.py: build_model(hp) declares no hyperparameters (hp.Int, hp.Float, hp.Choice, "
                             "hp.Boolean); a sweep of it needs some")
+
+
+RANDOM = CREATE_NN_WITH_HP + build_model(max_rate=0.8, tuner="RandomSearch(build_model, objective='val_loss', "
+                                                               "max_trials=3, seed=5)")
+
+
+def test_random_search_runs_the_combinations_it_draws(code, cli):
+    (code / "rsearch.py").write_text(RANDOM)
+    drawn = [used for used, _ in tuner_trials(RANDOM).trials]
+    assert len(drawn) == 3 and len({str(d) for d in drawn}) == 3  # three of the grid's six, no repeats
+    assert drawn == [used for used, _ in tuner_trials(RANDOM).trials]  # seeded: the same draws every time
+    labels = [label for label, _ in parse_models(RANDOM)]  # cnnlab summary lists the same trials
+    assert labels == [f"build_model(hp) with n_layers={d['n_layers']}, dropout_rate={d['dropout_rate']!r}"
+                      for d in drawn]
+    code_, out, err = cli("sweep", "rsearch.py", "--dataset", "digits", "--name", "r", *FAST)
+    assert code_ == 0, err
+    stored = json.loads((code / "runs" / "r" / "sweep.json").read_text())
+    names = sorted(f"n_layers={d['n_layers']},dropout_rate={d['dropout_rate']:g},seed=0" for d in drawn)
+    assert sorted(r["name"] for r in stored["runs"]) == names
+    assert stored["axes"][0]["changes"] == "n_layers of build_model(hp), RandomSearch(max_trials=3, seed=5)"
+    for d in drawn:
+        check_run(code / "runs" / "r" / f"n_layers={d['n_layers']},dropout_rate={d['dropout_rate']:g},seed=0",
+                  d["n_layers"], d["dropout_rate"], 0)
+    assert "Sweep runs/r: small_model on digits, 3 settings x 1 seeds = 3 runs" in out
+    code_, out, err = cli("sweep", "--resume", "runs/r")
+    assert code_ == 0, err
+    assert "(3 finished before, 0 to run)" in out.splitlines()[0]
+
+
+def test_random_search_draws_what_cnnlab_keras_tuner_runs(tmp_path):
+    """The same seed gives the same trials as `cnnlab.keras_tuner.RandomSearch` running the code."""
+    import numpy as np
+
+    from cnnlab import keras as ck
+    from cnnlab import keras_tuner as ckt
+
+    code = SMALL_CREATE_NN_WITH_HP + build_model(max_rate=0.8, tuner="RandomSearch(build_model, max_trials=4, "
+                                                                      "seed=3)")
+    scope = {"keras": ck, "train_images": np.zeros((2, 8, 8, 1), "float32")}
+    exec(compile(code.split("tuner = ")[0], "<lesson>", "exec"), scope)  # the oracle runs it; cnnlab never does
+
+    def compiled(hp):
+        model = scope["build_model"](hp)
+        model.compile(optimizer="adam", loss=ck.losses.SparseCategoricalCrossentropy(from_logits=True))
+        return model
+
+    tuner = ckt.RandomSearch(compiled, objective="val_loss", max_trials=4, seed=3, directory=str(tmp_path))
+    x = np.random.default_rng(0).random((16, 8, 8, 1)).astype("float32")
+    tuner.search(x, np.arange(16) % 10, epochs=1, validation_split=0.25, verbose=0)
+    assert [t.values for t in tuner.trials] == [used for used, _ in tuner_trials(code).trials]
+
+
+def test_random_search_of_a_float_without_step_and_tuners_a_sweep_cannot_follow(code):
+    unstepped = RANDOM.replace("max_value=0.8, step=0.3", "max_value=0.6")
+    drawn = [used["dropout_rate"] for used, _ in tuner_trials(unstepped).trials]
+    assert len(drawn) == 3 and all(0.2 <= r <= 0.6 for r in drawn)
+    with pytest.raises(ModelError, match=r"hp.Float\('dropout_rate'\): a Float without step= has no values a grid "
+                                         r"can list; give step=, or search it with keras_tuner.RandomSearch"):
+        tuner_trials(unstepped.replace("RandomSearch(build_model, objective='val_loss', max_trials=3, seed=5)",
+                                       "GridSearch(build_model)"))
+    for tuner, message in [
+        ("Hyperband(build_model, objective='val_loss', max_epochs=10)",
+         "line 21: keras_tuner.Hyperband picks each trial from the scores of the ones before, which a sweep planned "
+         "before it runs cannot do; use keras_tuner.GridSearch or RandomSearch"),
+        ("RandomSearch(build_model, max_trials=n_from_data)",
+         "line 21: RandomSearch: max_trials=n_from_data"),
+        ("RandomSearch(build_model, max_trials=500)", "RandomSearch: max_trials=500; cnnlab follows up to 100 trials"),
+    ]:
+        (code / "t.py").write_text(CREATE_NN_WITH_HP + build_model(tuner=tuner))
+        with pytest.raises(SweepError) as e:
+            Sweep.create(code / "s", "t.py", model_code("t.py", []), "digits", TrainSettings(), [], 1, "val_loss")
+        assert message in str(e.value)
+    (code / "g.py").write_text(CREATE_NN_WITH_HP + build_model(tuner="GridSearch(build_model, max_trials=3)"))
+    assert len(tuner_trials((code / "g.py").read_text()).trials) == 3  # GridSearch's max_trials stops the grid
+
+
+def test_sweep_reads_model_code_from_stdin_as_summary_does(code, cli, monkeypatch):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(BUILD_MODEL))
+    code_, out, err = cli("sweep", "-", "--dataset", "digits", "--set", "n_layers=1", "--name", "s", *FAST)
+    assert code_ == 0, err
+    stored = json.loads((code / "runs" / "s" / "sweep.json").read_text())
+    assert stored["code"]["source"] == "<stdin>" and stored["code"]["text"] == BUILD_MODEL
+    assert [r["name"] for r in stored["runs"]] == ["n_layers=1,dropout_rate=0.2,seed=0",
+                                                    "n_layers=1,dropout_rate=0.5,seed=0"]
+    monkeypatch.setattr("sys.stdin", io.StringIO(BUILD_MODEL))
+    assert cli("summary", "-", "--input-shape", "8,8,1")[1].count("Total params:") == 4
+
+
+def test_sweep_help_says_what_set_changes_in_model_code(cli, capsys):
+    with pytest.raises(SystemExit):
+        cli("sweep", "--help")
+    text = " ".join(capsys.readouterr().out.split())
+    assert "on Keras code, a parameter of its model function (n_layers=1,2: the values it is called with) or a " \
+           "keras_tuner hyperparameter of its build_model(hp) (some of the values it declares)" in text
+    assert "or - for stdin" in text

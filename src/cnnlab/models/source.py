@@ -16,10 +16,15 @@ from cnnlab.models.presets import PRESETS
 MAX_MODEL_TEXT = 1 << 20  # characters: model code is a few hundred lines; /dev/zero never ends
 
 
+_STDIN: dict[str, tuple] = {}  # standard input and its text once read: a sweep reads the model twice
+
+
 def read_model_text(ref: str) -> tuple[str, str]:
     """(text, source name) for `-` (stdin) or a path, at most MAX_MODEL_TEXT characters."""
     if ref == "-":
-        return _bounded(sys.stdin.read(MAX_MODEL_TEXT + 1), "<stdin>"), "<stdin>"
+        if _STDIN.get("read", (None,))[0] is not sys.stdin:
+            _STDIN["read"] = (sys.stdin, sys.stdin.read(MAX_MODEL_TEXT + 1))
+        return _bounded(_STDIN["read"][1], "<stdin>"), "<stdin>"
     try:
         with open(ref, encoding="utf-8-sig") as f:
             return _bounded(f.read(MAX_MODEL_TEXT + 1), ref), ref

@@ -268,10 +268,11 @@ def resolve_axes(sets: list[tuple[str, tuple[Any, ...]]], model: ModelSpec | Cod
                 shown = ",".join(f"{axis.name}={value_text(v)}" for axis, v in zip(code_axes, combo))
                 raise SweepError(f"{e} (the model of {shown})") from None
     by_name = {axis.name: axis for axis in code_axes}
-    axes = [by_name.pop(name) if name in by_name else resolve_axis(name, values, specs, settings)
+    axes = [by_name[name] if name in by_name else resolve_axis(name, values, specs, settings)
             for name, values in sets]
     _not_varied_by_code(axes, code_axes, specs)
-    return list(by_name.values()) + axes, models
+    # the code's axes first, in their own order: the order of the keys of `models`
+    return code_axes + [axis for axis in axes if axis.name not in by_name], models
 
 
 def _not_varied_by_code(axes: list[Axis], code_axes: list[Axis], specs: list[ModelSpec]) -> None:

@@ -17,10 +17,11 @@ from typing import Any
 
 from cnnlab.models.keras_code import (
     CodeFunction,
+    TunerTrials,
     call_model,
     code_functions,
     parse_models,
-    tuner_grid,
+    tuner_trials,
 )
 from cnnlab.models.layers import ModelError, ModelSpec
 from cnnlab.sweeps.grid import Axis, SweepError, value_text
@@ -54,7 +55,7 @@ class ModelCode:
 
     def axis_names(self, names: list[str]) -> list[str]:
         """The names of the sweep's axes, in grid order, given these --set names."""
-        hps = [name for name, _ in self._tuner()[0]] if self.function.tuner else []
+        hps = [name for name, _ in self._tuner().hps] if self.function.tuner else []
         return hps + [name for name in names if name not in hps]
 
     def axes_and_models(self, sets: list[tuple[str, tuple[Any, ...]]]) -> tuple[list[Axis], dict[tuple, ModelSpec]]:
@@ -82,25 +83,32 @@ class ModelCode:
                 raise SweepError(f"--set {_label(axes, combo)}: {e}") from None
         return axes, models
 
-    def _tuner(self) -> tuple[list[tuple[str, list[Any]]], list[tuple[dict[str, Any], ModelSpec]]]:
+    def _tuner(self) -> TunerTrials:
         try:
-            return tuner_grid(self.text, self.source)
+            return tuner_trials(self.text, self.source)
         except ModelError as e:
             raise SweepError(str(e)) from None
 
     def _tuner_axes(self, given: dict[str, tuple[Any, ...]]) -> tuple[list[Axis], dict[tuple, ModelSpec]]:
-        hps, trials = self._tuner()
+        """GridSearch: every combination of the hyperparameters (those --set picks); RandomSearch:
+        the combinations it draws (those with the values --set picks)."""
+        found = self._tuner()
+        hps, search = found.hps, found.search
         shown = self.function.signature
         if not hps:
             raise SweepError(f"{self.source}: {shown} declares no hyperparameters (hp.Int, hp.Float, hp.Choice, "
                              "hp.Boolean); a sweep of it needs some")
+        code = f"{shown}, {search}" if search.random else shown
         axes = []
         for name, grid in hps:  # a --set of a hyperparameter picks some of its values
-            values = tuple(_among(name, v, grid, shown) for v in given[name]) if name in given else tuple(grid)
-            axes.append(Axis(name, values, name, code=shown))
-        by_values = {tuple(used.get(name) for name, _ in hps): spec for used, spec in trials}
+            values = tuple(_among(name, v, grid, shown, search) for v in given[name]) if name in given else tuple(grid)
+            axes.append(Axis(name, values, name, code=code))
+        by_values = {tuple(used.get(name) for name, _ in hps): spec for used, spec in found.trials}
+        combos = itertools.product(*(axis.values for axis in axes))
+        if search.random:  # only the drawn combinations
+            combos = [c for c in by_values if all(v in axis.values for v, axis in zip(c, axes))]
         models = {}
-        for combo in itertools.product(*(axis.values for axis in axes)):
+        for combo in combos:
             if combo not in by_values:
                 raise SweepError(f"{shown} declares some hyperparameters only in some trials ({_label(axes, combo)} "
                                  "is not one); a sweep needs every hyperparameter in every trial")
@@ -123,7 +131,7 @@ def model_code(ref: Any, names: list[str], input_shape=None, classes: int | None
     from cnnlab.models.presets import PRESETS
     from cnnlab.models.source import read_model_text
 
-    if not isinstance(ref, str) or ref in PRESETS or not os.path.isfile(ref):
+    if not isinstance(ref, str) or ref in PRESETS or not (ref == "-" or os.path.isfile(ref)):
         return None
     text, source = read_model_text(ref)
     try:
@@ -167,12 +175,13 @@ def _functions(text: str, source: str) -> list[CodeFunction]:
         raise SweepError(str(e)) from None
 
 
-def _among(name: str, value: Any, grid: list[Any], shown: str) -> Any:
+def _among(name: str, value: Any, grid: list[Any], shown: str, search: Any) -> Any:
     """The grid's own value that `value` names (a float as printed, e.g. 0.8)."""
     for g in grid:
         if g == value or isinstance(g, float) and isinstance(value, (int, float)) and math.isclose(g, value):
             return g
-    raise SweepError(f"--set {name}={value_text(value)}: {shown} gives {name} the values "
+    gives = f"{search} of {shown} draws for {name}" if search.random else f"{shown} gives {name}"
+    raise SweepError(f"--set {name}={value_text(value)}: {gives} the values "
                      f"{', '.join(value_text(g) for g in grid)}; pick some of those or change them in the code")
 
 

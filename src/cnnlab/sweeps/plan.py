@@ -24,7 +24,15 @@ from typing import TYPE_CHECKING, Any
 
 from cnnlab.models.layers import ModelSpec
 from cnnlab.settings import TrainSettings
-from cnnlab.sweeps.grid import Axis, Point, SweepError, grid_points, point_config, resolve_axes
+from cnnlab.sweeps.grid import (
+    Axis,
+    Point,
+    SweepError,
+    code_key,
+    grid_points,
+    point_config,
+    resolve_axes,
+)
 from cnnlab.sweeps.jobs import Job
 
 if TYPE_CHECKING:
@@ -68,7 +76,10 @@ class Sweep:
 
     # --- the grid ---------------------------------------------------------------------------
     def points(self) -> list[Point]:
-        return grid_points(self.axes, self.seeds)
+        points = grid_points(self.axes, self.seeds)
+        if self.models:  # code whose tuner draws some combinations (RandomSearch) trains only those
+            points = [p for p in points if code_key(p.values, self.axes) in self.models]
+        return points
 
     def settings_groups(self) -> list[tuple[str, tuple[tuple[str, Any], ...]]]:
         """(setting label, axis values) of each setting, in grid order, seeds folded."""

@@ -36,10 +36,11 @@ from cnnlab.models.keras_code.program import Built, Program, needs_program, sign
 from cnnlab.models.keras_code.reader import CodeReader, rejoin_wrapped
 from cnnlab.models.keras_code.symbolic import Session
 from cnnlab.models.keras_code.text import clean_chars, clean_lines, statements
-from cnnlab.models.keras_code.tuner import Declared, TunerHP, grid_trials, uses_hp
+from cnnlab.models.keras_code.tuner import Declared, Search, TunerHP, run_search, search_of, uses_hp
 from cnnlab.models.layers import ModelError, ModelSpec
 
-__all__ = ["CodeFunction", "call_model", "code_functions", "only_model", "parse_model", "parse_models", "tuner_grid"]
+__all__ = ["CodeFunction", "TunerTrials", "call_model", "code_functions", "only_model", "parse_model", "parse_models",
+           "tuner_trials"]
 
 
 def parse_model(text: str, source: str = "<stdin>", name: str | None = None) -> ModelSpec:
@@ -164,21 +165,26 @@ def _uncalled(program: Program) -> list[Built]:
 
 
 def _grid(program: Program, fn: UserFunction) -> list[Built]:
-    """Keras Tuner's `build_model(hp)`: the model of each grid combination, each trial in a
-    fresh Keras session as Keras Tuner builds them."""
+    """Keras Tuner's `build_model(hp)`: the model of each trial of the code's tuner (GridSearch's
+    combinations, or RandomSearch's draws), each trial in a fresh Keras session as Keras Tuner
+    builds them."""
     space: list[Declared] = []
     start = len(program.built)
+    search = search_of(program.tuners, fn)
 
-    def run_trial(values: dict[str, Any]) -> None:
+    def run_trial(values: dict[str, Any], keep: bool) -> dict[str, Any]:
         made = len(program.built)
         hp = TunerHP(space, values)
         program.session = Session(program.session.number + 1)  # Keras Tuner clears the session per trial
         program.call_user(fn, [hp], {})
+        if not keep:
+            del program.built[made:]
         shown = ", ".join(f"{k}={v!r}" for k, v in hp.used.items()) or "no hyperparameters"
         for b in program.built[made:]:
             b.label = f"{fn.node.name}(hp) with {shown}"
+        return hp.values
 
-    grid_trials(space, run_trial)
+    run_search(search, space, run_trial)
     return program.built[start:]
 
 
@@ -232,9 +238,19 @@ def call_model(text: str, source: str, function: str, kwargs: dict[str, Any]) ->
     return _specs(built, None)[0][1]
 
 
-def tuner_grid(text: str, source: str = "<stdin>") -> tuple[list[tuple[str, list[Any]]], list[tuple[dict[str, Any], ModelSpec]]]:
-    """Keras Tuner's `build_model(hp)`: its hyperparameters with their values in grid order, and
-    each combination's (values, model) in GridSearch's order."""
+@dataclass
+class TunerTrials:
+    """What Keras Tuner's `build_model(hp)` gives a sweep: its search, its hyperparameters with the
+    values each can take in grid order (for RandomSearch, those drawn), each trial's (values, model)."""
+
+    search: Search
+    hps: list[tuple[str, list[Any]]]
+    trials: list[tuple[dict[str, Any], ModelSpec]]
+
+
+def tuner_trials(text: str, source: str = "<stdin>") -> TunerTrials:
+    """The trials of the code's `build_model(hp)`, in its tuner's order (GridSearch's, or the
+    combinations RandomSearch draws)."""
     program = _program(text, source)
     tuned = [f for f in program.functions() if uses_hp(f.node)] if program is not None else []
     if len(tuned) != 1:
@@ -242,7 +258,7 @@ def tuner_grid(text: str, source: str = "<stdin>") -> tuple[list[tuple[str, list
     space: list[Declared] = []
     trials: list[tuple[dict[str, Any], ModelSpec]] = []
 
-    def run_trial(values: dict[str, Any]) -> None:
+    def run_trial(values: dict[str, Any], keep: bool) -> dict[str, Any]:
         made = len(program.built)
         hp = TunerHP(space, values)
         program.session = Session(program.session.number + 1)
@@ -250,13 +266,26 @@ def tuner_grid(text: str, source: str = "<stdin>") -> tuple[list[tuple[str, list
         built = program.built[made:]
         if len(built) != 1:
             raise ModelError(f"{tuned[0].node.name}(hp) builds {len(built)} models in one trial; it should return one")
-        trials.append((dict(hp.used), _specs(built, None)[0][1]))
+        if keep:
+            trials.append((dict(hp.used), _specs(built, None)[0][1]))
+        return hp.values
 
     try:
-        grid_trials(space, run_trial)
+        search = search_of(program.tuners, tuned[0])
+        run_search(search, space, run_trial)
+        hps = [(d.name, d.grid() if not search.random else _drawn(d, trials)) for d in space]
     except ModelError as err:
         raise ModelError(f"{source}: {err}") from None
-    return [(d.name, d.grid()) for d in space], trials
+    return TunerTrials(search, hps, trials)
+
+
+def _drawn(d: Declared, trials: list[tuple[dict[str, Any], ModelSpec]]) -> list[Any]:
+    """The values of `d` the trials drew, in its grid's order (numbers: ascending)."""
+    drawn = list(dict.fromkeys(used[d.name] for used, _ in trials if d.name in used))
+    if d.values is None:
+        return sorted(drawn)
+    order = [d.default] + [v for v in d.values if v != d.default]
+    return sorted(drawn, key=lambda v: order.index(v) if v in order else len(order))
 
 
 def _program(text: str, source: str) -> Program | None:

@@ -44,7 +44,7 @@ from cnnlab.models.keras_code.symbolic import (
     Session,
     Tensor,
 )
-from cnnlab.models.keras_code.tuner import TunerHP
+from cnnlab.models.keras_code.tuner import TUNERS, TunerHP
 from cnnlab.models.keras_code.values import NotConstant, call_kind, node_text
 from cnnlab.models.layers import ModelError
 
@@ -101,6 +101,7 @@ class Expressions:
         self.session = Session()
         self.layers_made = 0
         self.tainted: dict[int, Any] = {}  # containers an unknown call may have changed
+        self.tuners: list[tuple[str, list[Any], dict[str, Any], int]] = []  # keras_tuner.GridSearch(...) and the like
 
     # -- hooks for the statement reader
 
@@ -354,6 +355,10 @@ class Expressions:
         if kind == "clear_session" and not node.args:  # keras.backend.clear_session(): names start again
             self.session = Session(self.session.number + 1)
             return None
+        if kind in TUNERS:
+            args, kwargs, _ = self.arguments(node)
+            self.tuners.append((kind, args, kwargs, self.line))
+            return self.unknown(node)
         if kind in INPUTS:
             return Tensor(make_input(self, node))
         if kind == "Sequential":
