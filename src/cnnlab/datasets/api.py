@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnlab.datasets import builtin, folders, npy_folder, registry
+from cnnlab.datasets import builtin, npy_folder, registry
 from cnnlab.datasets.cache import array_digest
 from cnnlab.datasets.errors import DatasetError
 from cnnlab.datasets.registry import DatasetSpec
@@ -115,6 +115,8 @@ def dataset_meta(name_or_path, *, label_mode: str = "fine") -> DatasetMeta:
         return DatasetMeta(target.name, info.input_shape, len(info.class_names), info.class_names,
                            info.train_size, info.test_size)
     if isinstance(target, Path):
+        from cnnlab.datasets import folders  # Pillow: only for image folders
+
         layout = folders.scan(target)
         mode, (h, w) = folders.image_format(layout, None)
         return DatasetMeta(target.name, (h, w, 1 if mode == "L" else 3), len(layout.classes),
@@ -158,6 +160,8 @@ def _load(name_or_path, offline, resize, seed, label_mode, progress) -> tuple[Sp
     if isinstance(target, Path) and npy_folder.find(target) is not None:
         arrays = npy_folder.load_arrays(target)
     elif isinstance(target, Path):
+        from cnnlab.datasets import folders
+
         return (*folders.load_folder(target, resize=size, seed=seed), None)
     elif target.manual is not None:
         arrays = npy_folder.load_registered(target)

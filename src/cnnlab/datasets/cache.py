@@ -9,14 +9,17 @@ import io
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from filelock import FileLock, Timeout
 
 from cnnlab.datasets.errors import DatasetError
 from cnnlab.datasets.registry import DatasetSpec, Source, SourceFile
 from cnnlab.files import atomic_write
 from cnnlab.home import cache_root
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 DECODED_VERSION = 2  # bump when decoding or the manifest changes, so old .npy files are rebuilt
 LOCK_TIMEOUT = 3600.0  # s; another process may be downloading 170 MB on a slow link
@@ -75,6 +78,9 @@ def dataset_lock(name: str) -> FileLock:
     except OSError as e:
         raise DatasetError(f"cannot create the cache folder {d} ({e.strerror}); set CNNLAB_HOME "
                            "to a writable folder") from None
+    # imported only where a lock is taken: most loads are from the decoded cache
+    from filelock import FileLock
+
     return FileLock(str(d / ".lock"), timeout=LOCK_TIMEOUT)
 
 
@@ -84,6 +90,8 @@ def locked(name: str):
 
     class _Held:
         def __enter__(self):
+            from filelock import Timeout
+
             try:
                 lock.acquire()
             except Timeout:

@@ -66,10 +66,10 @@ def open_dataset(name: str, resize: tuple[int, int] | None = None) -> Dataset:
 
 def open_recorded_dataset(record: dict) -> Dataset:
     """The dataset a run recorded (config.json "dataset"), refused if its data changed since."""
-    source = record.get("source") or record["name"]
-    resize = record.get("resize")
     from cnnlab.datasets.api import same_data
 
+    source = record.get("source") or record["name"]
+    resize = record.get("resize")
     data = open_dataset(source, tuple(resize) if resize else None)
     if record.get("fingerprint") and not same_data(record["fingerprint"], data.arrays, data.fingerprint):
         raise CnnlabError(f"the data at {source} is not what this run trained on (its images or labels "
