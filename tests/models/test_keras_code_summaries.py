@@ -115,6 +115,12 @@ def test_generated_blocks_of_several_models_print_keras_s_summaries(code):
     ("model = keras.Sequential([keras.layers.Dense(3, input_shape=89)])\n",
      "line 1: Dense: input_shape=89 is a number, not a shape, and Keras refuses it (\"Cannot convert '89' to a "
      "shape.\"); write input_shape=(89,)"),
+    ("inputs = keras.Input(shape=X_data.shape[1])\nmodel = keras.Model(inputs, keras.layers.Dense(3)(inputs))\n",
+     "line 1: Input: shape=X_data.shape[1] is a number, not a shape, and Keras refuses it (\"Cannot convert '4' to a "
+     "shape.\" for a size of 4); write shape=(X_data.shape[1],)"),
+    ("def create_nn(n_features):\n    inputs = keras.Input(shape=n_features)\n"
+     "    return keras.Model(inputs, keras.layers.Dense(1)(inputs))\nmodel = create_nn(X_data.shape[1])\n",
+     "line 2: Input: shape=n_features (= X_data.shape[1]) is a number, not a shape"),
     ("model = keras.Sequential([keras.Input(batch_shape=89), keras.layers.Dense(3)])\n",
      "line 1: Input: batch_shape=89 is a number, not a shape, and Keras refuses it (\"Cannot convert '89' to a "
      "shape.\"); write batch_shape=(None, 89)"),

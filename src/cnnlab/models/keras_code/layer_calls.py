@@ -11,6 +11,7 @@ hint for the caller (`--input-shape` or `--dataset` then gives the shape).
 from __future__ import annotations
 
 import ast
+import re
 from typing import Any
 
 from cnnlab.models.keras_code.values import (
@@ -147,6 +148,10 @@ class LayerCalls:
             value = self.names.value(node, node_pos(node))
         except NotConstant:
             self.hint = self.names.source_of(node, node_pos(node)) + ("[1:]" if batch else "")
+            if not batch and re.fullmatch(r".*\.shape\[\s*-?\d+\s*\]", self.hint):  # one size of the data
+                written = node_text(node)
+                bare_number(4, f"line {line}: {call_kind(call)}: {given}", written if written == self.hint
+                            else f"{written} (= {self.hint})")
             return None
         bare_number(value, f"line {line}: {call_kind(call)}: {given}")
         if batch and isinstance(value, (tuple, list)):
@@ -159,15 +164,17 @@ class LayerCalls:
     # -- layer files
 
 
-def bare_number(value: Any, where: str) -> None:
-    """Keras 3 refuses `shape=89` ("Cannot convert '89' to a shape."): a shape is a tuple."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        name = where.rsplit(": ", 1)[-1]
-        fix = f"(None, {value})" if name.startswith("batch") else f"({value},)"
-        raise ModelError(
-            f"{where}={value} is a number, not a shape, and Keras refuses it (\"Cannot convert "
-            f"'{value}' to a shape.\"); write {name}={fix}"
-        )
+def bare_number(value: Any, where: str, text: str | None = None) -> None:
+    """Keras 3 refuses `shape=89` ("Cannot convert '89' to a shape."): a shape is a tuple. `text`:
+    the code of one size only the data gives (`X_train.shape[1]`), refused the same way."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return
+    name = where.rsplit(": ", 1)[-1]
+    shown = text or str(value)
+    written = shown.split(" (= ")[0]
+    fix = f"(None, {written})" if name.startswith("batch") else f"({written},)"
+    keras_says = f"\"Cannot convert '{value}' to a shape.\"" + (" for a size of 4" if text else "")
+    raise ModelError(f"{where}={shown} is a number, not a shape, and Keras refuses it ({keras_says}); write {name}={fix}")
 
 
 def example(key: str) -> str:
