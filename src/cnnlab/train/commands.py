@@ -22,48 +22,50 @@ def train(args) -> int:
         raise CnnlabError("train needs a MODEL (a preset such as cifar_model, or a model file), or --resume RUN")
     if not args.dataset:
         raise CnnlabError("train needs --dataset NAME, e.g. --dataset cifar10")
+    import os
+
+    from cnnlab.report.painter import Painter
+
     settings = TrainSettings.from_sources(args.config, setting_flags(args))
-    code, _ = train_run(args.model, args.dataset, settings, args.out, args.name, args.quiet,
-                        command=args.command_line)
+    # one run in this process, torch not loaded yet: a painter loads matplotlib on another core
+    # meanwhile and draws the curves (under torchrun, rank 0 draws them itself)
+    painter = None if "WORLD_SIZE" in os.environ else Painter.start()
+    try:
+        code, _ = train_run(args.model, args.dataset, settings, args.out, args.name, args.quiet,
+                            command=args.command_line, painter=painter)
+    finally:
+        if painter is not None:
+            painter.close()
     return code
 
 
 def train_run(model, dataset, settings: TrainSettings, out: str = "runs", name: str | None = None,
-              quiet: bool = False, command: str | None = None):
+              quiet: bool = False, command: str | None = None, painter=None):
     """Train `model` (a preset, a model file or a ModelSpec) on `dataset` into a run folder.
 
     Returns (exit code, run folder path): 0 finished, 130 interrupted. This is `cnnlab
     train` without the argument parsing; the lesson and sweeps call it. Under torchrun it
     trains data-parallel (distributed.py); processes other than rank 0 return (code, None).
+    `painter`: a started report.painter.Painter for the curves (the caller closes it).
     """
-    import os
-
-    from cnnlab.report.painter import Painter
-
-    # before torch: the painter loads matplotlib on another core meanwhile (torchrun: rank 0 draws alone)
-    painter = None if "WORLD_SIZE" in os.environ else Painter.start()
     from cnnlab.rundir import RunFolder
     from cnnlab.train.distributed import launched_world, train_run_distributed
     from cnnlab.train.run import default_run_name, new_trainer, run_config, train_and_finish
     from cnnlab.train.session import open_dataset, prepare_data, resolve_model
 
-    try:
-        world = launched_world()
-        if world is not None:
-            return train_run_distributed(world, model, dataset, settings, out, name, quiet, command)
+    world = launched_world()
+    if world is not None:
+        return train_run_distributed(world, model, dataset, settings, out, name, quiet, command)
 
-        data = dataset if not isinstance(dataset, str) else open_dataset(dataset)
-        spec = resolve_model(model, data)
-        splits = prepare_data(data, settings)
-        trainer = new_trainer(spec, settings, settings.precision)
-        model_ref = model if isinstance(model, str) else spec.name
-        run = RunFolder.create(out, name or default_run_name(out, spec.name, data.name))
-        config = run_config(model_ref, command, spec, data, splits, settings, trainer)
-        run.write_config(config)
-        code = train_and_finish(run, config, trainer, splits, settings, [], None, quiet, painter=painter)
-    finally:
-        if painter is not None:
-            painter.close()
+    data = dataset if not isinstance(dataset, str) else open_dataset(dataset)
+    spec = resolve_model(model, data)
+    splits = prepare_data(data, settings)
+    trainer = new_trainer(spec, settings, settings.precision)
+    model_ref = model if isinstance(model, str) else spec.name
+    run = RunFolder.create(out, name or default_run_name(out, spec.name, data.name))
+    config = run_config(model_ref, command, spec, data, splits, settings, trainer)
+    run.write_config(config)
+    code = train_and_finish(run, config, trainer, splits, settings, [], None, quiet, painter=painter)
     return code, run.path
 
 
