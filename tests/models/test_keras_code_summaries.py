@@ -45,6 +45,12 @@ SEVERAL = {
         "    m = keras.Model(inputs, keras.layers.Dense(units)(inputs))\n",
         (6,),
     ),
+    "straight-line code building three models": (
+        "m1 = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])\n"
+        "m2 = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])\n"
+        "i = keras.Input((4,))\nm3 = keras.Model(i, keras.layers.Dense(2)(i))\n",
+        (4,),
+    ),
     "clear_session starts the names again": (
         CREATE_NN + "a = create_nn(4, 3)\nkeras.backend.clear_session()\nb = create_nn(5, 2)\nc = create_nn()\n",
         (89,),

@@ -650,8 +650,8 @@ def test_error_undefined_names_and_models():
     )
     two = "a = keras.Sequential([layers.Dense(2)])\nb = keras.Sequential([layers.Dense(3)])"
     assert error(two) == (
-        "<stdin>: line 2: the code defines 2 models (a on line 1, b on line 2); cnnlab reads one "
-        "model at a time: keep only the one you want"
+        "<stdin>: the code builds 2 models (1: sequential; 2: sequential_1); keep only the one you want in "
+        "the file (cnnlab summary FILE prints each; summary --model N picks one)"
     )
     sub = "class Net(keras.Model):\n    def call(self, x):\n        return x"
     assert error(sub).startswith("<stdin>: line 1: class Net subclasses keras.Model; cnnlab reads")

@@ -345,9 +345,10 @@ class Expressions:
         if isinstance(callee, LayerCall):
             return apply(self, callee, node)
         if isinstance(callee, (SequentialModel, FunctionalModel)):
+            kind = "Sequential" if isinstance(callee, SequentialModel) else "Model"
             raise ModelError(
-                f"line {self.line}: the model built on line {callee.line} is used as a layer; cnnlab "
-                "does not support models inside models yet: put its layers into the model itself"
+                f"line {self.line}: {node_text(func)} (the {kind} model on line {callee.line}) is used as a layer; "
+                "cnnlab does not support models inside models yet: put its layers into the model itself"
             )
         if not isinstance(callee, Unknown):
             return self.unknown(node)

@@ -85,9 +85,13 @@ def _builds(node: ast.AST, functions: set[str]) -> bool:
 
 
 def needs_program(tree: ast.Module) -> bool:
-    """Whether the code needs following in order: a model-building function it calls or cannot
-    call without arguments, or a loop, branch or comprehension around layers."""
+    """Whether the code needs following in order: several models, a model-building function it
+    calls or cannot call without arguments, or a loop, branch or comprehension around layers."""
     functions = builders(tree)
+    made = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and call_kind(n) in ("Sequential", "Model")
+            and not is_method(n)]  # fmt: skip
+    if len(made) > 1:  # several models: each is printed, as a notebook would
+        return True
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in functions:
             return True
