@@ -137,3 +137,14 @@ def test_a_number_as_a_shape_is_refused_as_keras_does(code, message):
     assert message in str(info.value)
     with pytest.raises(ValueError, match="Cannot convert '89' to a shape"):
         keras_models(code, (89,))
+
+
+def test_average_pooling_needs_its_pool_size_as_in_keras_3():
+    code = "inputs = keras.Input(shape=(8, 8, 1))\nmodel = keras.Model(inputs, keras.layers.AveragePooling2D()(inputs))\n"
+    with pytest.raises(ModelError, match=r"line 2: AveragePooling2D: missing required argument 'pool_size' \(Keras 3 "
+                                         r"has no default for it\); write it, e.g. AveragePooling2D\(\(2, 2\)\)"):
+        parse_models(code)
+    with pytest.raises(TypeError, match="pool_size"):
+        keras_models(code, (8, 8, 1))
+    assert cnnlab_summaries(code.replace("AveragePooling2D()", "AveragePooling2D(2)"), (8, 8, 1)) == [
+        keras_summary(m, 76) for m in keras_models(code.replace("AveragePooling2D()", "AveragePooling2D(2)"), (8, 8, 1))]

@@ -737,7 +737,8 @@ LAYER_STRATEGIES = {
                   "activation": activations, "use_bias": st.booleans()},
     ),  # fmt: skip
     "MaxPooling2D": optional(pool_size=pairs, strides=pairs, padding=st.sampled_from(["valid", "same"])),
-    "AveragePooling2D": optional(pool_size=pairs, padding=st.sampled_from(["valid", "same"])),
+    "AveragePooling2D": st.fixed_dictionaries(  # Keras 3 has no default pool_size here
+        {"pool_size": pairs}, optional={"padding": st.sampled_from(["valid", "same"])}),
     "GlobalAveragePooling2D": st.just({}),
     "GlobalMaxPooling2D": st.just({}),
     "Flatten": st.just({}),

@@ -62,6 +62,8 @@ POSITIONAL = {
     "ReLU": ("max_value", "negative_slope", "threshold"),
 }  # fmt: skip
 INPUTS = ("Input", "InputLayer")
+# Arguments Keras 3 requires where cnnlab's layer table has a default (MaxPooling2D's pool_size has one).
+KERAS_REQUIRED = {"AveragePooling2D": ("pool_size",)}
 
 
 class LayerCalls:
@@ -91,6 +93,10 @@ class LayerCalls:
             )
         given: list[tuple[str, ast.expr]] = list(zip(names, call.args))
         given += [(k.arg, k.value) for k in call.keywords if k.arg]
+        for key in KERAS_REQUIRED.get(kind, ()):
+            if key not in dict(given):
+                raise ModelError(f"{at}{kind}: missing required argument {key!r} (Keras 3 has no default for it); "
+                                 f"write it, e.g. {kind}({example(key).split('=')[1]})")
         args: dict[str, Any] = {}
         for key, node in given:
             if key == "batch_input_shape":  # Keras 2: input_shape with the batch size first
