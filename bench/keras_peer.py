@@ -1,12 +1,15 @@
 """The Keras side of the benchmarks, run in its own interpreter (Keras 3 on TensorFlow from
 .venv-bench, or on torch as a fallback), printing one JSON line. Needs only keras and numpy.
 
-    python bench/keras_peer.py throughput --batch-size 32 --images 50000
+    python bench/keras_peer.py throughput --batch-size 32 --images 50000 [--threads 2]
     python bench/keras_peer.py accuracy --data fashion.npz --epochs 10 --batch-size 32
 
 The model is the lesson's cifar_model written as the lesson writes it; training uses
 Keras's defaults (Adam, from-logits sparse cross-entropy) on inputs scaled by 1/255 once,
-in float32, as the lesson's notebook does.
+in float32, as the lesson's notebook does. Keras runs with its defaults, which were its
+fastest on the project's machine (TensorFlow's oneDNN operators on, no XLA on a CPU: XLA and
+TF_ENABLE_ONEDNN_OPTS=0 were both slower); `--threads N` sets TensorFlow's intra- and
+inter-op thread pools to N, as cnnlab's `--threads` does for it.
 """
 
 from __future__ import annotations
@@ -58,7 +61,20 @@ class EpochTimes(keras.callbacks.Callback):
         self.seconds = getattr(self, "seconds", []) + [time.perf_counter() - self.started]
 
 
+def use_threads(threads: int | None) -> None:
+    if threads and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    elif threads and keras.backend.backend() == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 def throughput(args) -> dict:
+    use_threads(args.threads)
     rng = np.random.default_rng(0)
     x = (rng.integers(0, 256, (args.images, 32, 32, 3), dtype=np.uint8) / 255.0).astype("float32")
     y = rng.integers(0, 10, args.images)
@@ -98,6 +114,7 @@ def main() -> None:
     parser.add_argument("--data")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, help="TensorFlow's (or torch's) CPU threads; default: its own")
     args = parser.parse_args()
     result = throughput(args) if args.mode == "throughput" else accuracy(args)
     result.update(backend=keras.backend.backend(), keras=keras.__version__,

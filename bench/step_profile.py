@@ -3,7 +3,9 @@
 Times every operation of the step program (engine/native/step.py, one C call a step) with a
 clock around each, plus what the trainer does around it (gathering the batch's images, the
 optimizer's update), over `--steps` steps of the lesson's cifar_model after a warm-up.
-Prints milliseconds per step and the share of the step, per operation and per layer.
+Prints milliseconds per step and the share of the step, per operation and per layer, and
+the convolutions' and products' GFLOP/s (2 per multiply-add; a backward convolution computes
+the input and weight gradients, the first layer's only the weight gradient).
 
     .venv/bin/python bench/step_profile.py [--batch-size 32] [--precision fp32] [--threads 2]
     .venv/bin/python bench/step_profile.py --isa avx2     # oneDNN and ATen capped, kernels for Haswell
@@ -25,12 +27,28 @@ from peer import code_version, load_average
 
 from cnnlab.models.build import build
 from cnnlab.models.presets import get_preset
+from cnnlab.models.shapes import analyze
 from cnnlab.train.precision import choose, cpu_name
 from cnnlab.train.trainer import EpochState, Trainer
 
 AVX2_ENV = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "CNNLAB_MARCH": "haswell",
             "CNNLAB_BENCH_ISA": "avx2"}
 WARMUP_STEPS = 50
+
+
+def flops(spec, batch_size: int) -> dict[tuple[str, str], int]:
+    """Floating-point operations of each (section, kind) of weighted layers, per step."""
+    out, first = {}, True
+    for layer in analyze(spec, (32, 32, 3)).layers:
+        if not layer.macs:
+            continue
+        name, one = layer.layer.name, 2 * layer.macs * batch_size
+        kind = "conv" if layer.layer.kind == "Conv2D" else "matmul"
+        out[(f"{name} forward", f"{kind} forward" if kind == "conv" else kind)] = one
+        backward = (1 if first else 2) * one
+        out[(f"{name} backward", "conv backward" if kind == "conv" else kind)] = backward
+        first = False
+    return out
 
 
 def profile(batch_size: int, precision: str, threads: int | None, steps: int) -> tuple[dict, float, int]:
@@ -85,16 +103,18 @@ def main() -> None:
     if args.isa == "avx2" and os.environ.get("CNNLAB_BENCH_ISA") != "avx2":
         raise SystemExit(subprocess.run([sys.executable, *sys.argv], env={**os.environ, **AVX2_ENV}).returncode)
     times, wall, steps = profile(args.batch_size, args.precision, args.threads, args.steps)
+    work = flops(get_preset("cifar_model").spec((32, 32, 3), 10), args.batch_size)
     placement = choose(args.precision, args.threads)
     print(f"cifar_model step profile: batch {args.batch_size}, {placement.describe()}, {steps} steps, "
           f"isa {args.isa}; CPU: {cpu_name()}; code {code_version()}; load average {load_average()}")
     step_ms = 1000 * wall / steps
     print(f"step {step_ms:.3f} ms = {args.batch_size / (wall / steps):,.0f} img/s "
           f"(the clocks included)")
-    print(f"{'section':<28}{'operation':<28}{'ms/step':>9}{'share':>8}")
+    print(f"{'section':<28}{'operation':<28}{'ms/step':>9}{'share':>8}{'GFLOP/s':>9}")
     for (section, kind), spent in times.items():
         ms = 1000 * spent / steps
-        print(f"{section:<28}{kind:<28}{ms:>9.3f}{ms / step_ms:>8.1%}")
+        rate = f"{work[(section, kind)] / ms / 1e6:9.1f}" if (section, kind) in work and ms else ""
+        print(f"{section:<28}{kind:<28}{ms:>9.3f}{ms / step_ms:>8.1%}{rate}")
     layers: dict[str, float] = defaultdict(float)
     for (section, _), spent in times.items():
         layers[section.removesuffix(" forward").removesuffix(" backward")] += spent

@@ -80,7 +80,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=50000, help="images per timed epoch (CIFAR-10: 50000)")
     parser.add_argument("--batch-sizes", default="32,128")
-    parser.add_argument("--threads", type=int, help="cnnlab's CPU threads (default: all usable cores)")
+    parser.add_argument("--threads", type=int, help="CPU threads of both stacks (default: cnnlab's choice, Keras's own)")
     parser.add_argument("--repeats", type=int, default=2, help="timed epochs per figure; the best counts")
     parser.add_argument("--peer-python", help="interpreter with keras + tensorflow (default .venv-bench)")
     parser.add_argument("--isa", choices=["native", "avx2"], default="native",
@@ -116,12 +116,13 @@ def main() -> None:
     header += f"{'torch-only':>10}  {'ratio':>6}  " if args.torch_only else ""
     print(header + "target")
     targets = AVX2_TARGETS if capped else TARGETS
+    peer_threads = ["--threads", str(args.threads)] if args.threads else []  # the same for both stacks
     shortfalls = []
     for batch_size in sizes:
         keras = fast = fp32 = plain = 0.0
         for _ in range(args.repeats):  # interleaved, so a slow spell of the machine hits all of them
             keras = max(keras, run_peer(peer_python, peer_env, "throughput", "--batch-size", str(batch_size),
-                                        "--images", str(args.images))["images_per_second"])
+                                        "--images", str(args.images), *peer_threads)["images_per_second"])
             if not capped:
                 fast = max(fast, cnnlab_images_per_second(x, y, batch_size, "auto", args.threads))
             fp32 = max(fp32, cnnlab_images_per_second(x, y, batch_size, "fp32", args.threads))

@@ -13,6 +13,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <oneapi/dnnl/dnnl.h>
 
@@ -91,6 +92,23 @@ static int convert(converted_t *out, const_dnnl_primitive_desc_t pd, dnnl_query_
     return bad;
 }
 
+static const char *impl_name(const_dnnl_primitive_desc_t pd) {
+    const char *name = "";
+    dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name);
+    return name;
+}
+
+/* fp32 on AVX2: oneDNN's first choice for the data gradient runs the forward brgemm kernel on
+   flipped weights, which is slower on the lesson's channel counts than its direct AVX2 kernel.
+   Moves `pd` to that kernel: 1 if it did, 0 if `pd` was another choice (left as it was), -1 if
+   the list had no such kernel (`pd` is then at its end and must be created again). */
+static int prefer_direct_avx2(dnnl_primitive_desc_t pd) {
+    if (strncmp(impl_name(pd), "brg_fwd:avx2+", 13) != 0) return 0;
+    while (dnnl_primitive_desc_next_impl(pd) == dnnl_success)
+        if (strcmp(impl_name(pd), "jit:avx2") == 0) return 1;
+    return -1;
+}
+
 /* bf16: 1 for bfloat16, 0 for float32. Shapes: input (n, c, h, w), weights (o, c, kh, kw),
    output (n, o, oh, ow), strides (sh, sw), no padding, no dilation. NULL on failure. */
 conv_t *conv_create(int bf16, long n, long c, long h, long w, long o, long kh, long kw, long sh, long sw,
@@ -116,6 +134,13 @@ conv_t *conv_create(int bf16, long n, long c, long h, long w, long o, long kh, l
     TRY(dnnl_convolution_backward_data_primitive_desc_create(&bwd_data_pd, engine, dnnl_convolution_direct,
             src_md, any_md, dst_md, strides, dilation, padding, padding, fwd_pd, NULL),
         "backward-data convolution");
+    if (!bf16 && prefer_direct_avx2(bwd_data_pd) < 0) { /* not on the list: oneDNN's first choice again */
+        dnnl_primitive_desc_destroy(bwd_data_pd);
+        bwd_data_pd = NULL;
+        TRY(dnnl_convolution_backward_data_primitive_desc_create(&bwd_data_pd, engine, dnnl_convolution_direct,
+                src_md, any_md, dst_md, strides, dilation, padding, padding, fwd_pd, NULL),
+            "backward-data convolution");
+    }
     TRY(dnnl_convolution_backward_weights_primitive_desc_create(&bwd_weights_pd, engine, dnnl_convolution_direct,
             src_md, any_md, bias, dst_md, strides, dilation, padding, padding, fwd_pd, NULL),
         "backward-weights convolution");
