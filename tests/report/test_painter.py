@@ -3,12 +3,13 @@ files are the same as when one process draws them all, and a painter that fails 
 by drawing here."""
 
 import hashlib
+import os
 
 import pytest
 from helpers.runs import write_run
 
 from cnnlab.report import plots, run_pictures
-from cnnlab.report.painter import Painter
+from cnnlab.report.painter import Painter, spare_core
 from cnnlab.rundir import load_run
 
 
@@ -56,3 +57,9 @@ def test_a_painter_without_a_job_is_stopped(tmp_path):
     assert painter.process.returncode is not None
     painter.close()  # twice is harmless
     assert Painter.start() is None  # matplotlib is loaded in this process already: no time to save
+
+
+def test_a_painter_only_where_a_second_core_is_free():
+    cores = len(os.sched_getaffinity(0))
+    assert spare_core("0.1 0.1 0.1 1/200 4242") == (cores >= 2)  # only this process runs
+    assert not spare_core(f"2.0 2.0 2.0 {cores}/200 4242")  # the others keep all but one core busy

@@ -4,7 +4,7 @@ Importing matplotlib and drawing are most of what `cnnlab train` and `cnnlab rep
 besides their work. A painter is started before this process imports torch or matplotlib,
 so it loads matplotlib on another core meanwhile; it then waits for one job (a run folder
 and the picture keys to draw there), draws them with the same code into the same files,
-and exits. Where there is no second core, matplotlib is loaded already, the process cannot
+and exits. Where no second core is free, matplotlib is loaded already, the process cannot
 start or the job fails, `start` gives None or `finish` gives False and the caller draws the
 pictures itself: the files are the same either way.
 
@@ -28,12 +28,21 @@ DONE = "drawn"  # the painter's last line when every picture it was given is wri
 TIMEOUT = 600  # seconds to wait for a painter before drawing its pictures here
 
 
-def spare_core() -> bool:
-    """True when this process may use a second core."""
+def spare_core(loadavg: str | None = None) -> bool:
+    """True when a second core is free for this process right now: on a busy machine a
+    painter would only load matplotlib twice. `loadavg`: /proc/loadavg's text (read if None)."""
     try:
-        return len(os.sched_getaffinity(0)) >= 2
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return (os.cpu_count() or 1) >= 2
+        cores = os.cpu_count() or 1
+    if loadavg is None:
+        try:
+            with open("/proc/loadavg") as f:
+                loadavg = f.read()
+        except OSError:
+            return cores >= 2  # no load figure (not Linux): the cores alone
+    others = int(loadavg.split()[3].split("/")[0]) - 1  # runnable tasks now, this process excluded
+    return cores - others >= 2
 
 
 class Painter:
