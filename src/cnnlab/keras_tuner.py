@@ -240,9 +240,10 @@ class Tuner:
 
     # --- results ------------------------------------------------------------------
     def _best_trials(self, n: int) -> list[_Trial]:
-        scored = [t for t in self.trials if t.score is not None]
+        """The n best trials; those scored nan (every epoch nan) come last, as in Keras Tuner."""
+        scored = [t for t in self.trials if t.score is not None and t.score == t.score]
         ordered = sorted(scored, key=lambda t: t.score, reverse=self.objective.direction == "max")
-        return (ordered + [t for t in self.trials if t.score is None])[:n]
+        return (ordered + [t for t in self.trials if t not in scored])[:n]
 
     def results_summary(self, num_trials=10):
         print("Results summary")
@@ -317,7 +318,9 @@ class _BestEpoch:
                 if value is None:
                     raise ModelError(f"the objective {objective.name!r} is not in fit's logs "
                                      f"({', '.join(logs or {})}); give validation data for val_*")
-                if self.score is None or objective.better(value, self.score):
+                # Keras Tuner scores a trial by its best non-nan epoch, nan if all are nan
+                unscored = self.score is None or self.score != self.score
+                if (self.score is None or value == value) and (unscored or objective.better(value, self.score)):
                     self.score, self.epoch = value, epoch
                     net = self.model._ensure_net()
                     self.state = {k: v.detach().contiguous().clone() for k, v in net.state_dict().items()}

@@ -92,3 +92,34 @@ def test_a_rerun_reloads_the_finished_trials(tmp_path, capsys):
     run(ck, ckt, tmp_path, capsys, max_trials=2)
     tuner, _, _ = run(ck, ckt, tmp_path, capsys, max_trials=3)
     assert [t.trial_id for t in tuner.trials] == ["0", "1", "2"]
+
+
+def test_a_trial_whose_loss_is_nan_comes_last_as_in_keras_tuner(tmp_path, capsys):
+    def nan_builder(k):
+        def build_model(hp):
+            poison = hp.Boolean("poison")
+            inputs = k.Input(shape=(8, 8, 1))
+            model = k.Model(inputs, k.layers.Dense(3)(k.layers.Flatten()(inputs)))
+            optimizer = k.optimizers.SGD(learning_rate=1e38 if poison else 0.01)  # the logits overflow: nan
+            model.compile(optimizer=optimizer, loss=k.losses.SparseCategoricalCrossentropy(from_logits=True),
+                          metrics=["accuracy"])
+            return model
+
+        return build_model
+
+    x = np.random.default_rng(0).random((48, 8, 8, 1)).astype("float32")
+    y = np.arange(48) % 3
+    results = []
+    for k, module in ((keras, kt), (ck, ckt)):
+        k.backend.clear_session()
+        tuner = module.GridSearch(nan_builder(k), objective="val_loss", directory=str(tmp_path),
+                                  project_name=k.__name__)
+        tuner.search(x, y, epochs=2, validation_split=0.25, verbose=0)
+        capsys.readouterr()
+        tuner.results_summary()
+        summary = capsys.readouterr().out
+        results.append((tuner.get_best_hyperparameters(2), re.findall(r"poison: (\w+)\nScore: (\S+)", summary)))
+    (kt_best, kt_scores), (ck_best, ck_scores) = results
+    assert [h.values for h in ck_best] == [h.values for h in kt_best] == [{"poison": False}, {"poison": True}]
+    # Keras Tuner's summary shows the nan trial's score or, when it failed, the traceback
+    assert kt_scores[0][0] == "False" and ck_scores == [("False", ck_scores[0][1]), ("True", "nan")]
