@@ -186,6 +186,12 @@ def test_summary_call_flag_and_tabular_input(tmp_path, capsys):
          "line 3: create_nn() takes 1 positional arguments but 2 were given"),
         ("for i in range(1):\n    try:\n        m = load()\n    except OSError:\n        m = keras.Sequential([keras.layers.Dense(2)])\n",
          "line 4: this `except` builds layers, and whether it runs depends on running the code"),
+        ("inputs = keras.Input(train_images.shape[1:])\n"
+         "base_model = keras.applications.DenseNet121(include_top=False, pooling='max', input_tensor=inputs)\n"
+         "x = keras.layers.Flatten()(base_model.output)\nx = keras.layers.Dense(50, activation='relu')(x)\n"
+         "outputs = keras.layers.Dense(10)(x)\nmodel = keras.Model(inputs=inputs, outputs=outputs)\n",
+         "line 2: keras.applications.DenseNet121 is a pretrained model whose layers exist only when Keras loads it; "
+         "cnnlab reads models built from layers: summarise this one with Keras itself"),
     ],
 )  # fmt: skip
 def test_what_cannot_be_worked_out_is_refused_with_its_line(code, message):

@@ -45,7 +45,7 @@ from cnnlab.models.keras_code.symbolic import (
     Tensor,
 )
 from cnnlab.models.keras_code.tuner import TUNERS, TunerHP
-from cnnlab.models.keras_code.values import NotConstant, call_kind, node_text
+from cnnlab.models.keras_code.values import NotConstant, call_kind, node_text, pretrained
 from cnnlab.models.layers import ModelError
 
 __all__ = ["MAX_LAYERS", "NO_DEFAULT", "Expressions", "Method", "Scope", "UserFunction"]
@@ -356,6 +356,11 @@ class Expressions:
         if kind == "clear_session" and not node.args:  # keras.backend.clear_session(): names start again
             self.session = Session(self.session.number + 1)
             return None
+        if pretrained(node):
+            raise ModelError(
+                f"line {self.line}: {node_text(node.func)} is a pretrained model whose layers exist only when "
+                "Keras loads it; cnnlab reads models built from layers: summarise this one with Keras itself"
+            )
         if kind in TUNERS:
             args, kwargs, _ = self.arguments(node)
             self.tuners.append((kind, args, kwargs, self.line))

@@ -29,7 +29,7 @@ from cnnlab.models.keras_code.evaluate import TooBig, Unknown, is_known, metered
 from cnnlab.models.keras_code.expressions import NO_DEFAULT, Expressions, Scope, UserFunction
 from cnnlab.models.keras_code.layer_calls import ALIASES, INPUTS
 from cnnlab.models.keras_code.symbolic import FunctionalModel, SequentialModel, describe
-from cnnlab.models.keras_code.values import NotConstant, call_kind, is_method, node_text
+from cnnlab.models.keras_code.values import NotConstant, call_kind, is_method, node_text, pretrained
 from cnnlab.models.layers import LAYER_ARGS, ModelError
 
 __all__ = ["Built", "MAX_ITERATIONS", "MAX_STEPS", "Program", "needs_program"]
@@ -90,7 +90,7 @@ def needs_program(tree: ast.Module) -> bool:
     functions = builders(tree)
     made = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and call_kind(n) in ("Sequential", "Model")
             and not is_method(n)]  # fmt: skip
-    if len(made) > 1:  # several models: each is printed, as a notebook would
+    if len(made) > 1 or any(pretrained(n) for n in ast.walk(tree)):  # several models, or one it refuses by name
         return True
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in functions:

@@ -32,6 +32,11 @@ def dotted(node: ast.AST) -> str | None:
     return None
 
 
+def pretrained(node: ast.AST) -> bool:
+    """Whether `node` calls a model of `keras.applications` (DenseNet121(...) and the like)."""
+    return isinstance(node, ast.Call) and ".applications." in f".{dotted(node.func) or ''}"
+
+
 def call_kind(node: ast.AST) -> str | None:
     """The class or function a call calls, without prefixes: `layers.Conv2D(...)` -> Conv2D."""
     if not isinstance(node, ast.Call):
