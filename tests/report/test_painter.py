@@ -63,3 +63,4 @@ def test_a_painter_only_where_a_second_core_is_free():
     cores = len(os.sched_getaffinity(0))
     assert spare_core("0.1 0.1 0.1 1/200 4242") == (cores >= 2)  # only this process runs
     assert not spare_core(f"2.0 2.0 2.0 {cores}/200 4242")  # the others keep all but one core busy
+    assert spare_core("not a load average") == (cores >= 2)  # unreadable: the cores alone

@@ -41,7 +41,10 @@ def spare_core(loadavg: str | None = None) -> bool:
                 loadavg = f.read()
         except OSError:
             return cores >= 2  # no load figure (not Linux): the cores alone
-    others = int(loadavg.split()[3].split("/")[0]) - 1  # runnable tasks now, this process excluded
+    try:
+        others = int(loadavg.split()[3].split("/")[0]) - 1  # runnable tasks now, this process excluded
+    except (IndexError, ValueError):
+        return cores >= 2
     return cores - others >= 2
 
 
@@ -64,7 +67,7 @@ class Painter:
         try:
             process = subprocess.Popen([sys.executable, "-m", "cnnlab.report.painter"], text=True,
                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        except OSError:
+        except (OSError, ValueError):  # no usable sys.executable (an embedded Python)
             return None
         return cls(process)
 
