@@ -24,6 +24,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from cnnlab.children import python_module_command
+
 DONE = "drawn"  # the painter's last line when every picture it was given is written
 TIMEOUT = 600  # seconds to wait for a painter before drawing its pictures here
 
@@ -65,7 +67,7 @@ class Painter:
     def launch(cls) -> Painter | None:
         """A painter whether or not it saves time; None if the process cannot start."""
         try:
-            process = subprocess.Popen([sys.executable, "-m", "cnnlab.report.painter"], text=True,
+            process = subprocess.Popen(python_module_command("cnnlab.report.painter"), text=True,
                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         except (OSError, ValueError):  # no usable sys.executable (an embedded Python)
             return None

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 
+from cnnlab.children import spawned_without_current_folder
 from cnnlab.errors import CnnlabError
 from cnnlab.files import folder_kind
 from cnnlab.sweeps.jobs import INTERRUPTED, Job, Outcome, init_worker, run_job
@@ -56,8 +57,9 @@ def _run_parallel(jobs, workers, threads, on_outcome) -> bool:
     pending: set[Future] = set()
     queue = list(jobs)
     complete = True
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,
-                             initargs=(threads,)) as pool:
+    with spawned_without_current_folder(), \
+            ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,
+                                initargs=(threads,)) as pool:
         try:
             while queue or pending:
                 # keep exactly `workers` runs in flight, so nothing queued starts after a Ctrl-C
