@@ -377,3 +377,46 @@ def test_any_change_to_the_config_loads_or_is_refused_with_a_model_error(tmp_pat
         ck.models.load_model(bad)
     except ModelError as e:
         assert str(e).startswith(f"{bad}: ") and "\n" not in str(e)
+
+
+def test_model_checkpoint_weights_only_writes_weights_files_keras_reads(tmp_path):
+    x, y = digits()
+    ck.backend.clear_session()
+    with pytest.raises(ModelError, match=r"must end in `\.weights\.h5`"):
+        ck.callbacks.ModelCheckpoint(str(tmp_path / "m.keras"), save_weights_only=True)
+    model = functional(ck)
+    model.fit(x, y, epochs=2, verbose=0,
+              callbacks=[ck.callbacks.ModelCheckpoint(str(tmp_path / "w-{epoch}.weights.h5"), save_weights_only=True)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w-1.weights.h5", "w-2.weights.h5"]
+    theirs = functional(keras)
+    theirs.load_weights(tmp_path / "w-2.weights.h5")
+    np.testing.assert_allclose(theirs.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+
+
+def test_save_keywords_as_keras_takes_them(tmp_path):
+    x, y = digits()
+    ck.backend.clear_session()
+    model = functional(ck)
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / "with.keras")
+    model.save(tmp_path / "without.keras", include_optimizer=False)
+    with zipfile.ZipFile(tmp_path / "with.keras") as a, zipfile.ZipFile(tmp_path / "without.keras") as b:
+        with h5py.File(io.BytesIO(a.read("model.weights.h5"))) as ha, h5py.File(io.BytesIO(b.read("model.weights.h5"))) as hb:
+            # Keras 3 keeps the optimizer in a .keras file whatever include_optimizer says
+            assert "optimizer" in ha and "optimizer" in hb
+    np.testing.assert_allclose(keras_load(tmp_path / "without.keras").predict(x, verbose=0),
+                               model.predict(x, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(ck.models.load_model(tmp_path / "without.keras").predict(x, verbose=0),
+                               model.predict(x, verbose=0), atol=1e-5)
+    with pytest.warns(UserWarning, match="save_format is deprecated"):
+        model.save(tmp_path / "fmt.keras", save_format="keras")
+    keras_model = functional(keras)
+    for name, bad, message in [("bad.tf", {"save_format": "tf"}, "gone in Keras 3"),
+                               ("bad.keras", {"signatures": None}, "signatures are not supported")]:
+        with pytest.raises(ModelError, match=message):
+            model.save(tmp_path / name, **bad)
+        with pytest.raises(ValueError):  # Keras refuses the same call
+            keras_model.save(tmp_path / name, **bad)
+    with pytest.raises(ModelError, match="zipped .keras file only"):  # Keras would write a folder
+        model.save(tmp_path / "bad.keras", zipped=False)
+    assert not list(tmp_path.glob("bad*"))

@@ -273,16 +273,22 @@ class TerminateOnNaN(Callback):
 
 
 class ModelCheckpoint(Callback):
-    """Save the model (cnnlab's format, `name.cnnlab`) after epochs, or only the best one."""
+    """Save the model after epochs, or only the best one: a Keras file (`name.keras`), cnnlab's
+    folder (`name.cnnlab`), or with `save_weights_only=True` the weights (`name.weights.h5`)."""
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
                  save_weights_only=False, mode="auto", save_freq="epoch", initial_value_threshold=None):
         super().__init__()
-        from cnnlab.keras.saving import check_path
+        from cnnlab.keras.saving import check_path, check_weights_path
 
         if save_freq != "epoch":
             raise ModelError("ModelCheckpoint: only save_freq='epoch' is supported by cnnlab.keras")
-        check_path(re.sub(r"\{[^}]*\}", "0", os.fspath(filepath)))  # placeholders filled per epoch
+        example = re.sub(r"\{[^}]*\}", "0", os.fspath(filepath))  # placeholders filled per epoch
+        if save_weights_only:
+            check_weights_path(example, "save")
+        else:
+            check_path(example)
+        self.save_weights_only = save_weights_only
         self.filepath, self.monitor, self.verbose = os.fspath(filepath), monitor, verbose
         self.save_best_only, self.mode = save_best_only, mode
         self.best = initial_value_threshold
@@ -308,7 +314,10 @@ class ModelCheckpoint(Callback):
             self.best = current
         elif self.verbose > 0:
             _print(f"\nEpoch {epoch + 1}: saving model to {path}\n")
-        self.model.save(path, overwrite=True)
+        if self.save_weights_only:
+            self.model.save_weights(path, overwrite=True)
+        else:
+            self.model.save(path, overwrite=True)
 
 
 class CSVLogger(Callback):

@@ -7,6 +7,8 @@ engine), with Keras's callbacks and progress display around them (callbacks.py).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from cnnlab.keras import callbacks as cbks
@@ -183,10 +185,29 @@ class TrainingMixin:
 
         set_keras_weights(self._ensure_net(), weights)
 
-    def save(self, filepath, overwrite=True, **kwargs):
-        """Keras's `.keras` file (`name.keras`) or cnnlab's folder (`name.cnnlab`); saving.py."""
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        """Keras's `.keras` file (`name.keras`) or cnnlab's folder (`name.cnnlab`); saving.py.
+
+        Keras's keywords: `include_optimizer`, which Keras 3 reads for legacy `.h5` files only
+        (a `.keras` file holds the optimizer's state either way), `save_format` (ignored with a
+        warning where the suffix names the format, as Keras 3 does); others are refused, as in Keras.
+        """
         from cnnlab.keras.saving import save_model
 
+        kwargs.pop("include_optimizer", None)
+        save_format = kwargs.pop("save_format", None)
+        if kwargs:
+            raise ModelError(f"save(): argument(s) {', '.join(kwargs)} are not supported "
+                             "(Keras 3 refuses them too)")
+        if zipped is not None and not zipped:
+            raise ModelError("save(zipped=False): cnnlab.keras writes the zipped .keras file only; "
+                             "leave zipped out")
+        if save_format:
+            if not str(filepath).endswith((".keras", ".cnnlab")):
+                raise ModelError("save(save_format=...) is gone in Keras 3: remove it and give a "
+                                 "file name ending in .keras")
+            warnings.warn("save_format is deprecated in Keras 3 and ignored: the file name's suffix "
+                          "chooses the format", stacklevel=2)
         save_model(self, filepath, overwrite=overwrite)
 
     def save_weights(self, filepath, overwrite=True, max_shard_size=None):
