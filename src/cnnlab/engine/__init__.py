@@ -6,6 +6,7 @@ cheaper and its public names are all `train/` uses:
 
 - `DirectStep` (direct.py): a training step without autograd, one stage per layer
   (stages.py), run layer by layer or as one C "step program" (native/step.py);
+- `ForwardPass` (forward.py): evaluation's forward only, as one C program per batch;
 - `LeanAdam` (lean_adam.py): torch's fused Adam with a shorter step (native/adam.c);
 - `use_kernels(net)`: the max-pooling C kernel in a model's forward (native/maxpool.c);
 - `to_input`: uint8 NHWC pixels to float NCHW in one pass (native/pixels.c);
@@ -22,12 +23,13 @@ from __future__ import annotations
 import torch
 
 from cnnlab.engine.direct import DirectStep
+from cnnlab.engine.forward import ForwardPass
 from cnnlab.engine.lean_adam import LeanAdam
 from cnnlab.engine.native import adam, maxpool, onednn
 from cnnlab.engine.native.fpenv import set_flush_denormal
 from cnnlab.engine.native.pixels import to_input
 
-__all__ = ["DirectStep", "LeanAdam", "kernels_used", "set_flush_denormal", "to_input", "use_kernels"]
+__all__ = ["DirectStep", "ForwardPass", "LeanAdam", "kernels_used", "set_flush_denormal", "to_input", "use_kernels"]
 
 
 def use_kernels(net: torch.nn.Module) -> None:

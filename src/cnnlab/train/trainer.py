@@ -122,6 +122,7 @@ class Trainer:
         if self.step_kind == "direct":
             self.direct = engine.DirectStep(self.net, placement.precision, programs=step == "auto",
                                             native=step != "torch-ops")
+        self.forward_pass = None  # evaluation's engine.ForwardPass, or why there is none; made on first use
         self.stop_requested = False  # set from a signal handler; checked after every step
         # a non-finite training loss: "raise" Diverged (cnnlab's runs), "continue" (Keras's fit
         # trains on), or "stop" the epoch after that step (keras.callbacks.TerminateOnNaN)
@@ -221,8 +222,18 @@ class Trainer:
     # --- evaluation ---------------------------------------------------------------
     @torch.inference_mode()
     def logits(self, x: torch.Tensor, batch_size: int = EVAL_BATCH) -> torch.Tensor:
-        """(N, classes) float32 logits for (N, H, W, C) uint8 images, in eval mode."""
+        """(N, classes) float32 logits for (N, H, W, C) uint8 images, in eval mode.
+
+        Through the engine's ForwardPass where the model allows it (its own batch size), else
+        the model's forward `batch_size` images at a time."""
         self.net.eval()
+        if self.forward_pass is None:
+            reason = engine.ForwardPass.unsupported(self.net, self.placement.device, self.placement.precision)
+            self.forward_pass = reason or engine.ForwardPass(self.net)
+        if not isinstance(self.forward_pass, str):
+            fast = self.forward_pass(x)
+            if fast is not None:
+                return fast
         out = []
         for lo in range(0, len(x), batch_size):
             with self.placement.autocast():
