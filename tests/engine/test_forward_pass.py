@@ -69,7 +69,7 @@ def images_for(net, count, seed=1):
 
 @pytest.mark.parametrize("name", MODELS)
 def test_logits_are_the_models_forward(name, monkeypatch):
-    monkeypatch.setattr(forward, "BATCH_PER_THREAD", 16)  # several batches and a smaller last one
+    monkeypatch.setattr(forward, "BATCH_PER_THREAD", 8)  # several batches and a smaller last one
     net = eval_net(MODELS[name]())
     assert ForwardPass.unsupported(net, "cpu", "fp32") is None
     images = images_for(net, 45)

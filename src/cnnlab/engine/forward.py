@@ -25,7 +25,7 @@ from cnnlab.models import build
 
 # images per program run and per thread: big enough to keep the threads busy, small enough
 # for a batch's activations to stay in the CPU's caches
-BATCH_PER_THREAD = 64
+BATCH_PER_THREAD = 16
 _NO_LABELS = torch.zeros(1, dtype=torch.int64)  # the program computes no loss: labels are never read
 
 
