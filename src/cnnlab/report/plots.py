@@ -9,8 +9,12 @@ calls at the end of training: it writes `plots/training_curves.png` into the run
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import io
+import json
 import math
+import struct
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -30,14 +34,47 @@ DPI = 110
 TRAIN_STYLE, VAL_STYLE = "-", "--"  # solid training, dashed validation, in every plot
 MAX_ANNOTATED_CLASSES = 20  # confusion matrices larger than this lose their cell numbers
 TITLE_PAD = 6 / 72  # inches between a picture and its title, as matplotlib's axes titles
+STAMP_KEY = "cnnlab-drawn-from"  # the PNG text chunk holding a picture's inputs stamp
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def save_figure(fig: Figure, base: Path, formats: Sequence[str] = FORMATS) -> list[Path]:
-    """Write `base.png`, `base.svg`, ...; returns the paths written."""
+def inputs_stamp(key: str, *inputs) -> str:
+    """A digest of what a picture is drawn from: its key, its inputs (JSON-able), this module's
+    code and matplotlib's version; kept in the PNG so that the same picture is not drawn twice."""
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    digest.update(json.dumps([matplotlib.__version__, key, *inputs], sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def png_stamp(png: Path) -> str | None:
+    """The inputs stamp `save_figure` wrote into `png`, or None (no file, no stamp, not a PNG)."""
+    try:
+        data = png.read_bytes()
+    except OSError:
+        return None
+    if not data.startswith(PNG_SIGNATURE):
+        return None
+    at = len(PNG_SIGNATURE)
+    while at + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[at:at + 8])
+        if kind == b"tEXt":
+            name, _, text = data[at + 8:at + 8 + length].partition(b"\0")
+            if name == STAMP_KEY.encode():
+                return text.decode("latin-1")
+        if kind in (b"IDAT", b"IEND"):
+            return None  # matplotlib writes its text chunks before the image data
+        at += 12 + length
+    return None
+
+
+def save_figure(fig: Figure, base: Path, formats: Sequence[str] = FORMATS,
+                stamp: str | None = None) -> list[Path]:
+    """Write `base.png`, `base.svg`, ...; returns the paths written. `stamp`: an `inputs_stamp`
+    kept in the PNG."""
     written = []
     for fmt in formats:
         buffer = io.BytesIO()
-        metadata = {"Date": None} if fmt == "svg" else None
+        metadata = {"Date": None} if fmt == "svg" else ({STAMP_KEY: stamp} if stamp else None)
         with matplotlib.rc_context({"svg.hashsalt": "cnnlab"}):  # same drawing, same bytes
             fig.savefig(buffer, format=fmt, dpi=DPI, metadata=metadata)
         # the layout is in inches, the same for every format: the next ones reuse it
@@ -50,8 +87,18 @@ def plot_history(run_dir: str | Path, formats: Sequence[str] = RUN_FORMATS) -> l
     """Training curves of a run folder into `<run_dir>/plots/training_curves.png` (and the
     other `formats`)."""
     run = load_run(run_dir)
-    fig = training_curves_figure(run.history, title=f"{run.name}: {run.model_name}")
-    return save_figure(fig, real_subfolder(run.path, PLOTS_DIR) / "training_curves", formats)
+    title = curves_title(run)
+    fig = training_curves_figure(run.history, title=title)
+    return save_figure(fig, real_subfolder(run.path, PLOTS_DIR) / "training_curves", formats,
+                       stamp=curves_stamp(run.history, title))
+
+
+def curves_title(run) -> str:
+    return f"{run.name}: {run.model_name}"
+
+
+def curves_stamp(history: History, title: str) -> str:
+    return inputs_stamp("training_curves", title, dataclasses.asdict(history))
 
 
 # --- one run ----------------------------------------------------------------------------

@@ -66,16 +66,21 @@ def draw_run_pictures(run: Run, *, mistakes: bool = True, samples: bool = True,
     out = real_subfolder(run.path, plots.PLOTS_DIR)
     result = RunPictures([], [])
     figures = {}  # key -> a function drawing its Figure, in the report's order
+    stamps = {}  # key -> the inputs stamp of a picture drawn from values alone
 
-    def add(key, title, caption, figure):
+    def add(key, title, caption, figure, stamp=None):
         if keys is None or key in keys:
             result.pictures.append(Picture(key, title, caption, out / f"{key}.png"))
             figures[key] = figure
+            if stamp is not None:
+                stamps[key] = stamp
 
+    curves_title = plots.curves_title(run)
     add("training_curves", "Training curves",
         "Solid: training data; dashed: validation data. The star marks the best epoch "
         "(highest val_accuracy); a shaded band marks overfitting.",
-        lambda: plots.training_curves_figure(run.history, title=f"{run.name}: {run.model_name}"))
+        lambda: plots.training_curves_figure(run.history, title=curves_title),
+        plots.curves_stamp(run.history, curves_title))
 
     class_names = _class_names(run)
     metrics = run.metrics or {}
@@ -84,24 +89,30 @@ def draw_run_pictures(run: Run, *, mistakes: bool = True, samples: bool = True,
         add("confusion_matrix", "Confusion matrix",
             "Rows: true class; columns: predicted class. Left: counts of test images; right: "
             "each row divided by its total, so the diagonal is the accuracy of that class.",
-            lambda: plots.confusion_matrix_figure(matrix, class_names))
+            lambda: plots.confusion_matrix_figure(matrix, class_names),
+            plots.inputs_stamp("confusion_matrix", matrix, class_names))
     elif matrix is not None:
         result.notes.append(f"{METRICS}: confusion_matrix does not match {len(class_names)} class names; not drawn")
     per_class = _per_class(metrics.get("per_class_accuracy"), class_names)
     if per_class is not None:
         add("per_class_accuracy", "Per-class accuracy",
             "Share of each class's test images classified correctly.",
-            lambda: plots.per_class_accuracy_figure(per_class, class_names, metrics.get("test_accuracy")))
+            lambda: plots.per_class_accuracy_figure(per_class, class_names, metrics.get("test_accuracy")),
+            plots.inputs_stamp("per_class_accuracy", per_class, class_names, metrics.get("test_accuracy")))
     if run.metrics is None and not run.notes:  # run.notes already explains an unfinished run
         result.notes.append("no test metrics yet: the confusion matrix and per-class accuracy "
                             "appear when training has finished")
 
+    if formats == ("png",):  # a PNG drawn from the same values is that picture already
+        for key, stamp in stamps.items():
+            if plots.png_stamp(out / f"{key}.png") == stamp:
+                del figures[key]
     painted = [key for key in PAINTER_KEYS if key in figures] if painter is not None else []
     if painted:
         painter.draw(run.path, painted, formats)
     elif painter is not None:
         painter.close()
-    _save(figures, [key for key in figures if key not in painted], out, formats)
+    _save(figures, [key for key in figures if key not in painted], out, formats, stamps)
 
     test = _test_split(run, result.notes) if samples or mistakes else None
     if test is not None and class_names:
@@ -120,14 +131,16 @@ def draw_run_pictures(run: Run, *, mistakes: bool = True, samples: bool = True,
                     lambda: plots.mistakes_figure(x_test[index], y_test[index], predicted, probability, class_names))
                 _save(figures, ["mistakes"], out, formats)
     if painted and not painter.finish():
-        _save(figures, painted, out, formats)  # drawn here after all: any error is raised here
+        _save(figures, painted, out, formats, stamps)  # drawn here after all: any error is raised here
     return result
 
 
-def _save(figures: dict, keys: Sequence[str], out: Path, formats: tuple[str, ...]) -> None:
+def _save(figures: dict, keys: Sequence[str], out: Path, formats: tuple[str, ...],
+          stamps: dict | None = None) -> None:
     for key in keys:
         if key in figures:
-            plots.save_figure(figures[key](), out / key, ("png", *(f for f in formats if f != "png")))
+            plots.save_figure(figures[key](), out / key, ("png", *(f for f in formats if f != "png")),
+                              stamp=(stamps or {}).get(key))
 
 
 def _class_names(run: Run) -> list[str]:
