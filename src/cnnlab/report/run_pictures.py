@@ -52,7 +52,7 @@ class Painter(Protocol):
     def close(self) -> None: ...
 
 
-PAINTER_KEYS = ("confusion_matrix", "per_class_accuracy")  # what a painter draws meanwhile: half the time
+PAINTER_KEYS = ("confusion_matrix",)  # what a painter draws meanwhile: about as long as the rest
 
 
 def draw_run_pictures(run: Run, *, mistakes: bool = True, samples: bool = True,
