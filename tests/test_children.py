@@ -1,13 +1,12 @@
 """Child processes cnnlab starts never import a file from the user's current folder."""
 
-import multiprocessing
 import os
 import subprocess
 import sys
 
 import pytest
 
-from cnnlab.children import python_module_command, spawned_without_current_folder
+from cnnlab.children import python_module_command
 
 
 def plant(folder, module: str):
@@ -35,24 +34,42 @@ def test_the_painter_command_runs_the_module_as_main(tmp_path):
     assert out.returncode == 0 and '"a": 1' in out.stdout
 
 
-@pytest.mark.skipif(sys.version_info < (3, 11), reason="PYTHONSAFEPATH exists from Python 3.11")
-def test_spawned_workers_skip_the_current_folder(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    context = multiprocessing.get_context("spawn")
-    markers = [plant(tmp_path, name) for name in ("random", "tempfile", "socket", "pickle")]
+SPAWN_ONE = """\
+import multiprocessing, os, sys
+from cnnlab.children import spawned_without_current_folder
 
-    def spawn_one() -> int:
+if __name__ == "__main__":
+    context = multiprocessing.get_context("spawn")
+    def spawn():
         process = context.Process(target=os.getpid)
         process.start()
         process.join(60)
         return process.exitcode
+    if sys.argv[1] == "safe":
+        with spawned_without_current_folder():
+            print(spawn())
+    else:
+        print(spawn())
+"""
 
-    spawn_one()  # may fail: the planted modules lack what the real ones hold
-    assert any(m.exists() for m in markers)  # the control: plain spawn imports one of them
-    for m in markers:
-        m.unlink(missing_ok=True)
-    before = os.environ.get("PYTHONSAFEPATH")
-    with spawned_without_current_folder():
-        assert spawn_one() == 0
-    assert not any(m.exists() for m in markers)
-    assert os.environ.get("PYTHONSAFEPATH") == before
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="PYTHONSAFEPATH exists from Python 3.11")
+def test_spawned_workers_skip_the_current_folder(tmp_path):
+    script = tmp_path / "spawn_one.py"
+    script.write_text(SPAWN_ONE)
+    names = ("random", "tempfile", "socket", "pickle")
+
+    def run(mode):
+        # each in its own folder and process: multiprocessing's helper processes end with it
+        folder = tmp_path / mode
+        folder.mkdir()
+        markers = [plant(folder, name) for name in names]
+        done = subprocess.run([sys.executable, str(script), mode], cwd=folder, capture_output=True,
+                              text=True, timeout=120)
+        return done, [m for m in markers if m.exists()]
+
+    _, planted_run = run("plain")
+    assert planted_run  # the control: a plain spawn imports one of them
+    done, planted_run = run("safe")
+    assert done.stdout.strip() == "0", done.stderr
+    assert planted_run == []
