@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NoReturn
 
 from cnnlab.errors import CnnlabError
 from cnnlab.settings import add_setting_flags
@@ -194,6 +195,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cnnlab: error: {where}{e.strerror or e}; check the path, its permissions and the free "
               "disk space", file=sys.stderr)
         return 2
+
+
+def run() -> NoReturn:
+    """The `cnnlab` command: main() on sys.argv, then an exit that skips the interpreter's
+    teardown of torch and matplotlib (see cnnlab.quick_exit)."""
+    from cnnlab.quick_exit import quick_exit
+
+    quick_exit(main())
 
 
 def _silence_stdout() -> None:

@@ -126,9 +126,7 @@ def _serve() -> int:
 
 
 if __name__ == "__main__":
-    code = _serve()
-    # The caller waits for this process to end; its files are written and closed, so the
-    # interpreter's teardown of matplotlib's modules (a tenth of a second or more) is skipped.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    from cnnlab.quick_exit import quick_exit
+
+    # the caller waits for this process to end; its files are written and closed
+    quick_exit(_serve())

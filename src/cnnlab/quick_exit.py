@@ -1,0 +1,52 @@
+"""Ending a cnnlab process without the interpreter's teardown of every module it loaded.
+
+After `import torch`, Python's normal exit spends longer freeing torch's thousand modules
+and running libtorch's static destructors than a tiny `cnnlab train` spends training; a
+learner waits for it at every command. `quick_exit` keeps what a normal exit does that
+anybody can see — standard streams flushed, atexit handlers run (logging, multiprocessing,
+temporary folders), non-daemon threads waited for — and then ends the process at once.
+Only the command line and cnnlab's own child processes use it: a Python caller of
+`cnnlab.cli.main` keeps its interpreter.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+from typing import NoReturn
+
+BROKEN_PIPE = 141  # the shell's code for a writer whose reader went away (128 + SIGPIPE)
+
+
+def quick_exit(code: int) -> NoReturn:
+    """Exit with `code` once the streams are flushed and the atexit handlers have run."""
+    if _threads_still_running():
+        sys.exit(code)  # a normal exit waits for them; their work must not be cut short
+    code = _flush_streams(code)
+    run_handlers = getattr(atexit, "_run_exitfuncs", None)  # CPython's; other Pythons exit normally
+    if run_handlers is None:
+        sys.exit(code)
+    run_handlers()
+    code = _flush_streams(code)
+    os._exit(code)
+
+
+def _threads_still_running() -> bool:
+    main = threading.main_thread()
+    return any(t is not main and t.is_alive() and not t.daemon for t in threading.enumerate())
+
+
+def _flush_streams(code: int) -> int:
+    """Flush stdout and stderr; a closed reader (`cnnlab models | head -1`) ends quietly with 141."""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is None:
+            continue
+        try:
+            stream.flush()
+        except BrokenPipeError:
+            code = code or BROKEN_PIPE
+        except (OSError, ValueError):  # a stream closed by the code that ran: nothing left to write
+            pass
+    return code
