@@ -73,3 +73,11 @@ def test_cnnlab_train_from_the_command_line_leaves_a_complete_run(tmp_path):
     assert json.loads((run / "metrics.json").read_text())["test_accuracy"] > 0
     png = (run / "plots" / "training_curves.png").read_bytes()
     assert png.startswith(b"\x89PNG") and png.endswith(b"IEND\xaeB`\x82")
+
+
+def test_a_profiler_still_gets_to_write_its_results(tmp_path):
+    (tmp_path / "main.py").write_text("from cnnlab.quick_exit import quick_exit\nquick_exit(0)\n")
+    done = subprocess.run([sys.executable, "-m", "cProfile", "-o", "out.prof", "main.py"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out.prof").stat().st_size > 0

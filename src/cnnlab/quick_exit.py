@@ -4,7 +4,8 @@ After `import torch`, Python's normal exit spends longer freeing torch's thousan
 and running libtorch's static destructors than a tiny `cnnlab train` spends training; a
 learner waits for it at every command. `quick_exit` keeps what a normal exit does that
 anybody can see — standard streams flushed, atexit handlers run (logging, multiprocessing,
-temporary folders), non-daemon threads waited for — and then ends the process at once.
+temporary folders), non-daemon threads waited for, a profiler or tracer left to write its
+results — and then ends the process at once.
 Only the command line and cnnlab's own child processes use it: a Python caller of
 `cnnlab.cli.main` keeps its interpreter.
 """
@@ -24,6 +25,8 @@ def quick_exit(code: int) -> NoReturn:
     """Exit with `code` once the streams are flushed and the atexit handlers have run."""
     if _threads_still_running():
         sys.exit(code)  # a normal exit waits for them; their work must not be cut short
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        sys.exit(code)  # a profiler, debugger or coverage tool writes its results after this
     code = _flush_streams(code)
     run_handlers = getattr(atexit, "_run_exitfuncs", None)  # CPython's; other Pythons exit normally
     if run_handlers is None:
