@@ -186,3 +186,12 @@ def test_summary_explain_fits_an_80_column_terminal(capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "140")  # wide enough: the formulas are a column of the table
     code, out, _ = run(capsys, "summary", "cifar_model", "--explain")
     assert "│ (512 + 1) * 32 = 16,416 " in out and "Param # formulas" not in out
+
+
+def test_import_cnnlab_and_the_command_line_parser_load_no_numpy():
+    code = ("import sys, cnnlab, cnnlab.cli\n"
+            "cnnlab.cli.build_parser()\n"
+            "assert not {'numpy', 'torch'} & set(sys.modules), 'numpy or torch was imported'\n"
+            "assert cnnlab.dense_params(3072, 100)[0] == 307300 and 'dense_params' in dir(cnnlab)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -9,7 +9,7 @@ import pytest
 from helpers.runs import write_run
 
 from cnnlab.report import plots, run_pictures
-from cnnlab.report.painter import Painter, spare_core
+from cnnlab.report.painter import REPORT_JOB, Painter, spare_core
 from cnnlab.rundir import load_run
 
 
@@ -27,7 +27,7 @@ def drawn_here(tmp_path):
 
 def test_the_painter_draws_its_pictures_in_its_own_process(drawn_here, monkeypatch):
     run_dir, alone, expected = drawn_here
-    for key in run_pictures.PAINTER_KEYS:
+    for key in REPORT_JOB:
         (run_dir / "plots" / f"{key}.png").unlink()
 
     def not_here(*args, **kwargs):
@@ -36,6 +36,7 @@ def test_the_painter_draws_its_pictures_in_its_own_process(drawn_here, monkeypat
     monkeypatch.setattr(plots, "confusion_matrix_figure", not_here)
     monkeypatch.setattr(plots, "per_class_accuracy_figure", not_here)
     painter = Painter.launch()
+    painter.draw(run_dir, REPORT_JOB, ("png",))
     shared = run_pictures.draw_run_pictures(load_run(run_dir), samples=False, mistakes=False, painter=painter)
     assert painter.process.returncode == 0
     assert shared == alone and digests(run_dir / "plots") == expected  # same pictures, same bytes
@@ -43,10 +44,11 @@ def test_the_painter_draws_its_pictures_in_its_own_process(drawn_here, monkeypat
 
 def test_a_painter_that_fails_is_replaced_by_drawing_here(drawn_here):
     run_dir, alone, expected = drawn_here
-    for key in run_pictures.PAINTER_KEYS:
+    for key in REPORT_JOB:
         (run_dir / "plots" / f"{key}.png").unlink()
     painter = Painter.launch()
     painter.process.kill()  # dies before it gets its job
+    painter.draw(run_dir, REPORT_JOB, ("png",))
     shared = run_pictures.draw_run_pictures(load_run(run_dir), samples=False, mistakes=False, painter=painter)
     assert shared == alone and digests(run_dir / "plots") == expected
 

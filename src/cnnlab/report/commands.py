@@ -16,14 +16,12 @@ def run(args, predict=None) -> int:
 
 
 def plot(args, predict=None) -> int:
-    from cnnlab.report.painter import Painter
-
-    painter = None if args.curves_only else Painter.start()  # matplotlib loads meanwhile
+    formats = ("png", "svg") if args.svg else ("png",)
+    painter = None if args.curves_only else _painter(args.run, formats)
     from cnnlab.report.plots import plot_history
     from cnnlab.report.run_pictures import draw_run_pictures
     from cnnlab.rundir import load_run
 
-    formats = ("png", "svg") if args.svg else ("png",)
     try:
         run = load_run(args.run)
         _notes(run.notes)
@@ -43,9 +41,8 @@ def plot(args, predict=None) -> int:
 
 
 def report(args, predict=None) -> int:
-    from cnnlab.report.painter import Painter
-
-    painter = Painter.start()  # loads matplotlib on another core while this process does too
+    formats = ("png", "svg") if args.svg else ("png",)
+    painter = _painter(args.run, formats)
     from cnnlab.report.html import write_page
     from cnnlab.report.run_pictures import draw_run_pictures
     from cnnlab.report.run_report import REPORT_FILE, run_page
@@ -53,8 +50,7 @@ def report(args, predict=None) -> int:
 
     try:
         run = load_run(args.run)
-        pictures = draw_run_pictures(run, predict=predict, formats=("png", "svg") if args.svg else ("png",),
-                                     painter=painter)
+        pictures = draw_run_pictures(run, predict=predict, formats=formats, painter=painter)
     finally:
         if painter is not None:
             painter.close()
@@ -62,6 +58,17 @@ def report(args, predict=None) -> int:
     out = write_page(run_page(run, pictures), args.out or run.path / REPORT_FILE)
     print(f"wrote {out}")
     return 0
+
+
+def _painter(run_dir, formats):
+    """A painter already given its job, which it starts once matplotlib is loaded, while this
+    process loads matplotlib too and draws the other pictures; None where no core is free."""
+    from cnnlab.report.painter import REPORT_JOB, Painter
+
+    painter = Painter.start()
+    if painter is not None:
+        painter.draw(run_dir, REPORT_JOB, formats)
+    return painter
 
 
 def compare(args) -> int:

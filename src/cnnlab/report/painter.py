@@ -9,10 +9,13 @@ start or the job fails, `start` gives None or `finish` gives False and the calle
 pictures itself: the files are the same either way.
 
     painter = Painter.start()          # first thing, before the heavy imports
-    ...
-    painter.draw(run_dir, ["confusion_matrix"], ("png",))
+    painter.draw(run_dir, REPORT_JOB, ("png",))   # as soon as the inputs are final
     ... draw the other pictures ...
     if not painter.finish(): ... draw them here ...
+
+`cnnlab report` and `plot` give the job at once (a run folder's metrics are final), so the
+painter draws as soon as matplotlib is loaded; `cnnlab train` gives the curves after the
+last epoch.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from cnnlab.children import python_module_command
 
 DONE = "drawn"  # the painter's last line when every picture it was given is written
 TIMEOUT = 600  # seconds to wait for a painter before drawing its pictures here
+REPORT_JOB = ("confusion_matrix",)  # what a painter draws for a report: about as long as the rest
 
 
 def spare_core(loadavg: str | None = None) -> bool:

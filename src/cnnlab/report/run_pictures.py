@@ -47,12 +47,10 @@ class RunPictures:
 class Painter(Protocol):
     """What draw_run_pictures needs of cnnlab.report.painter.Painter (which imports this module)."""
 
-    def draw(self, run_dir: Path, keys: Sequence[str], formats: Sequence[str]) -> None: ...
+    keys: list[str]  # the pictures of its job
+
     def finish(self) -> bool: ...
     def close(self) -> None: ...
-
-
-PAINTER_KEYS = ("confusion_matrix",)  # what a painter draws meanwhile: about as long as the rest
 
 
 def draw_run_pictures(run: Run, *, mistakes: bool = True, samples: bool = True,
@@ -61,7 +59,7 @@ def draw_run_pictures(run: Run, *, mistakes: bool = True, samples: bool = True,
     """Curves always; confusion matrix and per-class bars from metrics.json; the samples grid
     from the test set; the mistakes grid from `predict` on the saved model. `formats` must
     include png (the report embeds it). `keys`: only these pictures. `painter`: a started
-    Painter, given the PAINTER_KEYS pictures to draw in its process."""
+    Painter given its job already (the same run and formats): its pictures are left to it."""
     assert "png" in formats, f"formats {formats} must include png"
     out = real_subfolder(run.path, plots.PLOTS_DIR)
     result = RunPictures([], [])
@@ -107,11 +105,9 @@ def draw_run_pictures(run: Run, *, mistakes: bool = True, samples: bool = True,
         for key, stamp in stamps.items():
             if plots.png_stamp(out / f"{key}.png") == stamp:
                 del figures[key]
-    painted = [key for key in PAINTER_KEYS if key in figures] if painter is not None else []
-    if painted:
-        painter.draw(run.path, painted, formats)
-    elif painter is not None:
-        painter.close()
+    painted = [key for key in painter.keys if key in figures] if painter is not None else []
+    if painter is not None and not painted:
+        painter.close()  # nothing of its job is wanted: drawn already, or not drawable
     _save(figures, [key for key in figures if key not in painted], out, formats, stamps)
 
     test = _test_split(run, result.notes) if samples or mistakes else None
