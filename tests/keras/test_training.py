@@ -153,6 +153,27 @@ def test_save_and_load_model_keep_the_weights_and_refuse_keras_files(tmp_path):
         model.save(tmp_path / "m.h5")
 
 
+def test_saving_over_a_folder_changes_no_file_before_the_new_one_is_whole(tmp_path, monkeypatch):
+    import os
+
+    model = small_cnn(ck)
+    folder = tmp_path / "m.cnnlab"
+    model.save(folder)
+    before = {f.name: f.read_bytes() for f in folder.iterdir()}
+    model.set_weights([w + 1 for w in model.get_weights()])
+    replace = os.replace
+
+    def checked_replace(src, dst):
+        # a save interrupted here (a crash, a full disk) must leave the earlier save loadable
+        assert {f.name: f.read_bytes() for f in folder.iterdir() if f.name in before} == before
+        monkeypatch.setattr(os, "replace", replace)
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", checked_replace)
+    model.save(folder)
+    assert ck.models.load_model(folder).get_weights()[0].tolist() == model.get_weights()[0].tolist()
+
+
 def test_get_and_set_weights_in_keras_layout():
     for k in (keras, ck):
         k.backend.clear_session()

@@ -115,7 +115,7 @@ def _write_file(path: Path, make_bytes) -> None:
 
 
 def _save_folder(model, path: Path) -> None:
-    from safetensors.torch import save_file
+    from safetensors.torch import save as tensor_bytes
 
     from cnnlab.files import atomic_write
 
@@ -124,7 +124,7 @@ def _save_folder(model, path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)
     net = model._ensure_net()
     state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-    save_file(state, str(path / "model.safetensors"))
+    atomic_write(path / "model.safetensors", tensor_bytes(state))  # an earlier save stays whole until then
     info = {
         "format": FORMAT,
         "kind": type(model).__name__,
