@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -67,6 +68,21 @@ def test_show_writes_a_labelled_grid(tmp_path, capsys):
     with Image.open(out) as im:
         assert im.size[0] > 100 and im.size[1] > 100
         assert np.asarray(im.convert("L")).std() > 10  # not a blank canvas
+
+
+def test_show_that_fails_while_writing_leaves_the_earlier_picture_whole(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    out = tmp_path / "grid.png"
+    out.write_bytes(b"an earlier picture")
+
+    def disk_full(self, target, **kwargs):
+        (open(target, "wb") if isinstance(target, (str, Path)) else target).write(b"half a pic")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", disk_full)
+    assert main(["datasets", "show", "digits", "--out", str(out), "--count", "4"]) == 2
+    assert out.read_bytes() == b"an earlier picture"
 
 
 @pytest.mark.parametrize("argv, message", [

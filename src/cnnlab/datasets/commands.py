@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import numpy as np
 from cnnlab.datasets import api, builtin, cache, npy_folder, registry
 from cnnlab.datasets.errors import DatasetError
 from cnnlab.datasets.registry import DatasetSpec
+from cnnlab.files import atomic_write
 
 
 def run(args) -> int:
@@ -172,6 +174,8 @@ def save_grid(images: np.ndarray, labels: np.ndarray, class_names: list[str], ou
         ax.set_title(class_names[int(label)], fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=out.suffix.lower().lstrip("."), dpi=100)
     plt.close(fig)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(out, buffer.getvalue())  # an existing file is replaced whole or not at all
