@@ -192,6 +192,16 @@ def test_summary_call_flag_and_tabular_input(tmp_path, capsys):
          "outputs = keras.layers.Dense(10)(x)\nmodel = keras.Model(inputs=inputs, outputs=outputs)\n",
          "line 2: keras.applications.DenseNet121 is a pretrained model whose layers exist only when Keras loads it; "
          "cnnlab reads models built from layers: summarise this one with Keras itself"),
+        *[(f"{imports}\ninputs = keras.Input((32, 32, 3))\nbase = {call}(include_top=False, input_tensor=inputs)\n"
+           "outputs = keras.layers.Dense(10)(keras.layers.Flatten()(base.output))\n"
+           "model = keras.Model(inputs=inputs, outputs=outputs)\n",
+           f"line 3: {call} is a pretrained model whose layers exist only when Keras loads it")
+          for imports, call in [
+              ("from keras.applications import DenseNet121", "DenseNet121"),
+              ("from tensorflow.keras.applications.densenet import DenseNet121 as Base", "Base"),
+              ("import keras.applications.densenet as densenet", "densenet.DenseNet121"),
+              ("from tensorflow.keras import applications", "applications.DenseNet121"),
+          ]],
     ],
 )  # fmt: skip
 def test_what_cannot_be_worked_out_is_refused_with_its_line(code, message):

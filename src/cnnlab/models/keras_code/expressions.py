@@ -100,6 +100,7 @@ class Expressions:
         self.line = 0
         self.session = Session()
         self.layers_made = 0
+        self.applications: set[str] = set()  # names the code imports from keras.applications
         self.tainted: dict[int, Any] = {}  # containers an unknown call may have changed
         self.tuners: list[tuple[str, list[Any], dict[str, Any], int]] = []  # keras_tuner.GridSearch(...) and the like
 
@@ -356,7 +357,7 @@ class Expressions:
         if kind == "clear_session" and not node.args:  # keras.backend.clear_session(): names start again
             self.session = Session(self.session.number + 1)
             return None
-        if pretrained(node):
+        if pretrained(node, self.applications):
             raise ModelError(
                 f"line {self.line}: {node_text(node.func)} is a pretrained model whose layers exist only when "
                 "Keras loads it; cnnlab reads models built from layers: summarise this one with Keras itself"

@@ -29,7 +29,14 @@ from cnnlab.models.keras_code.evaluate import TooBig, Unknown, is_known, metered
 from cnnlab.models.keras_code.expressions import NO_DEFAULT, Expressions, Scope, UserFunction
 from cnnlab.models.keras_code.layer_calls import ALIASES, INPUTS
 from cnnlab.models.keras_code.symbolic import FunctionalModel, SequentialModel, describe
-from cnnlab.models.keras_code.values import NotConstant, call_kind, is_method, node_text, pretrained
+from cnnlab.models.keras_code.values import (
+    NotConstant,
+    applications_imports,
+    call_kind,
+    is_method,
+    node_text,
+    pretrained,
+)
 from cnnlab.models.layers import LAYER_ARGS, ModelError
 
 __all__ = ["Built", "MAX_ITERATIONS", "MAX_STEPS", "Program", "needs_program"]
@@ -90,7 +97,8 @@ def needs_program(tree: ast.Module) -> bool:
     functions = builders(tree)
     made = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and call_kind(n) in ("Sequential", "Model")
             and not is_method(n)]  # fmt: skip
-    if len(made) > 1 or any(pretrained(n) for n in ast.walk(tree)):  # several models, or one it refuses by name
+    applications = applications_imports(tree)
+    if len(made) > 1 or any(pretrained(n, applications) for n in ast.walk(tree)):  # several models, or one it refuses by name
         return True
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in functions:
@@ -109,6 +117,7 @@ class Program(Expressions):
         super().__init__()
         self.tree = tree
         self.builders = builders(tree)
+        self.applications = applications_imports(tree)
         self.built: list[Built] = []
         self.context: list[tuple[str, str, Any]] = []  # ("loop", target, value) / ("call", name, arguments)
         self.called: set[int] = set()

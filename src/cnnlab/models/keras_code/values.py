@@ -9,6 +9,7 @@ where it is (`line`, `pos`) for the other modules of the reader.
 from __future__ import annotations
 
 import ast
+from collections.abc import Collection
 from typing import Any
 
 from cnnlab.models.layers import ModelError
@@ -32,9 +33,25 @@ def dotted(node: ast.AST) -> str | None:
     return None
 
 
-def pretrained(node: ast.AST) -> bool:
-    """Whether `node` calls a model of `keras.applications` (DenseNet121(...) and the like)."""
-    return isinstance(node, ast.Call) and ".applications." in f".{dotted(node.func) or ''}"
+def pretrained(node: ast.AST, imported: Collection[str] = ()) -> bool:
+    """Whether `node` calls a model of `keras.applications` (DenseNet121(...) and the like).
+    `imported`: the names the code imports from there (applications_imports)."""
+    name = dotted(node.func) if isinstance(node, ast.Call) else None
+    return name is not None and (".applications." in f".{name}" or name.split(".")[0] in imported)
+
+
+def applications_imports(tree: ast.AST) -> set[str]:
+    """Names bound to keras.applications or its models: `from keras.applications import
+    DenseNet121`, `from tensorflow.keras.applications.densenet import DenseNet121 as D`,
+    `import keras.applications.densenet as densenet`."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and "applications" in (node.module or "").split("."):
+            names.update(alias.asname or alias.name for alias in node.names)
+        elif isinstance(node, ast.Import):
+            names.update(alias.asname for alias in node.names
+                         if alias.asname and "applications" in alias.name.split("."))
+    return names
 
 
 def call_kind(node: ast.AST) -> str | None:
