@@ -95,8 +95,10 @@ def test_summary_of_a_model_that_does_not_fit_says_where(capsys, tmp_path):
 def test_models_lists_presets_with_their_totals(capsys):
     code, out, _ = run(capsys, "models")
     assert code == 0
-    assert "cifar_model           32x32x3           36,138" in out
-    assert "cifar_model_small     32x32x3           47,370" in out
+    rows = {line.split()[0]: line.split()[1:3] for line in out.splitlines()[1:]}
+    assert rows["cifar_model"] == ["32x32x3", "36,138"]
+    assert rows["cifar_model_small"] == ["32x32x3", "47,370"]
+    assert rows["dollar_street_model_dropout"] == ["64x64x3", "137,060"]  # the longest name keeps its columns
 
 
 @pytest.mark.parametrize(

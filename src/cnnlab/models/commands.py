@@ -139,9 +139,10 @@ def list_models(args) -> int:
     from cnnlab.models.presets import PRESETS
     from cnnlab.models.shapes import analyze
 
-    print(f"{'name':<22}{'input':<14}{'params':>10}  about")
+    width = max(map(len, PRESETS)) + 2  # the longest preset name still leaves two spaces
+    print(f"{'name':<{width}}{'input':<14}{'params':>10}  about")
     for name, preset in PRESETS.items():
         total = analyze(preset.spec()).total
         dims = "x".join(map(str, preset.default_input))
-        print(f"{name:<22}{dims:<14}{fmt(total):>10}  {preset.about}")
+        print(f"{name:<{width}}{dims:<14}{fmt(total):>10}  {preset.about}")
     return 0
