@@ -4,10 +4,12 @@ nothing written)."""
 import json
 
 import pytest
+import torch
 from helpers.training import FAST, metric_columns, read_history
 
 from cnnlab.engine.native.adam import status as adam_status
 from cnnlab.engine.native.maxpool import kernel_status
+from cnnlab.engine.native.onednn import dtype_works
 from cnnlab.engine.native.onednn import status as onednn_status
 from cnnlab.engine.native.step import available as step_available
 from cnnlab.engine.native.step import unavailable_reason as step_unavailable_reason
@@ -38,8 +40,11 @@ def test_train_writes_a_complete_run_folder(workdir, cli):
     assert set(config["versions"]) == {"cnnlab", "torch", "numpy", "python"}
     # "C kernel" where cc exists; the lesson models train without autograd
     program = "one C call per step" if step_available() else f"layer by layer ({step_unavailable_reason()})"
+    evaluation = "one C call per batch" if step_available() and dtype_works(torch.float32) else "the model's forward ("
     assert config["kernels"] == {"training_step": "direct", "step_program": program, "convolution": onednn_status(),
-                                 "max_pooling": kernel_status(), "optimizer_update": adam_status()}
+                                 "max_pooling": kernel_status(), "optimizer_update": adam_status(),
+                                 "evaluation": config["kernels"]["evaluation"]}
+    assert config["kernels"]["evaluation"].startswith(evaluation)
     assert config["wall_time_seconds"] > 0 and config["cpu"]["name"]
     # what the user saw
     assert out.splitlines()[0] == "Training sequential on digits: 1,295 train, 143 validation (0.1, stratified), 359 test"

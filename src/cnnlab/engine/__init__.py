@@ -41,13 +41,16 @@ def use_kernels(net: torch.nn.Module) -> None:
             module.max_pool = maxpool.max_pool2d
 
 
-def kernels_used(direct: DirectStep | None, optimizer, device: str) -> dict[str, str]:
-    """What ran the hot spots: C kernels or torch, direct training step or autograd."""
+def kernels_used(direct: DirectStep | None, optimizer, net: torch.nn.Module, device: str,
+                 precision: str) -> dict[str, str]:
+    """What ran the hot spots: C kernels or torch, one C call or layer by layer, and why."""
     lean_adam = isinstance(optimizer, LeanAdam) and device == "cpu"
     program = direct.program_unsupported() if direct is not None else "autograd"
+    forward = ForwardPass.unsupported(net, device, precision)
     return {
         "step_program": "one C call per step" if program is None else f"layer by layer ({program})",
         "convolution": onednn.status() if direct is not None else "torch",
         "max_pooling": maxpool.kernel_status(),  # bit-identical to torch's either way
         "optimizer_update": adam.status() if lean_adam else "torch",  # bit-identical too
+        "evaluation": "one C call per batch" if forward is None else f"the model's forward ({forward})",
     }

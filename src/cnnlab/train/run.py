@@ -85,20 +85,13 @@ def run_config(model_ref, command, spec, dataset, splits, settings: TrainSetting
 
 
 def _kernels(trainer) -> dict[str, str]:
-    """What ran the hot spots: C kernels or torch, direct training step or autograd."""
-    from cnnlab.engine.lean_adam import LeanAdam
-    from cnnlab.engine.native import adam, maxpool, onednn
+    """What ran the hot spots (engine.kernels_used), after the kind of training step."""
+    from cnnlab import engine
 
-    direct = trainer.step_kind == "direct"
-    lean_adam = isinstance(trainer.optimizer, LeanAdam) and trainer.placement.device == "cpu"
-    program = trainer.direct.program_unsupported() if direct else "autograd"
-    return {
-        "training_step": trainer.step_kind,
-        "step_program": "one C call per step" if program is None else f"layer by layer ({program})",
-        "convolution": onednn.status() if direct else "torch",
-        "max_pooling": maxpool.kernel_status(),  # bit-identical to torch's either way
-        "optimizer_update": adam.status() if lean_adam else "torch",  # bit-identical too
-    }
+    direct = trainer.direct if trainer.step_kind == "direct" else None
+    placement = trainer.placement
+    return {"training_step": trainer.step_kind,
+            **engine.kernels_used(direct, trainer.optimizer, trainer.net, placement.device, placement.precision)}
 
 
 def train_and_finish(run, config, trainer, splits, settings: TrainSettings, history, state, quiet: bool,
