@@ -18,6 +18,8 @@ README = ROOT / "README.md"
 PAGES = [README] + sorted(p for p in (ROOT / "docs").glob("*.md") if p.name != "performance.md")
 # Commands that need no data, no training and no network: their output is the same everywhere.
 OFFLINE_COMMANDS = ("params", "summary", "models")
+# Datasets no machine here holds (info then prints the same, with an empty cache)
+NOT_ON_DISK = ("mnist", "cifar10", "cifar100")
 
 
 def fenced_blocks(text: str) -> list[tuple[str, list[str]]]:
@@ -58,9 +60,13 @@ def offline_examples() -> list[tuple[str, str, list[str], list[str] | None]]:
     for page in PAGES:
         for command, output, code in shown_commands(page):
             words = command.split()
-            if words[0] == "cnnlab" and words[1] in OFFLINE_COMMANDS:
+            if words[0] == "cnnlab" and (words[1] in OFFLINE_COMMANDS or _info_of_missing_data(words)):
                 examples.append((page.relative_to(ROOT).as_posix(), command, output, code))
     return examples
+
+
+def _info_of_missing_data(words: list[str]) -> bool:
+    return words[1:3] == ["datasets", "info"] and len(words) == 4 and words[3] in NOT_ON_DISK
 
 
 def matches(shown: list[str], printed: list[str]) -> bool:
@@ -77,6 +83,7 @@ def test_the_pages_show_the_offline_commands_a_newcomer_tries_first():
     assert "cnnlab summary cifar_model --dataset cifar10" in commands
     assert "cnnlab models" in commands
     assert "cnnlab summary docs/examples/lesson_model.py --dataset cifar10 --explain | tail -9" in commands
+    assert "cnnlab datasets info cifar10" in commands
     assert len(EXAMPLES) >= 10
 
 
@@ -103,8 +110,9 @@ def test_the_code_a_page_shows_is_the_example_file_it_runs(page, command, code):
 
 
 def _environment(tmp_path: Path) -> dict:
-    # a terminal of 80 columns, as the pages were written for; the cache is the test's own
-    return {**os.environ, "COLUMNS": "80", "CNNLAB_HOME": os.environ.get("CNNLAB_HOME", str(tmp_path))}
+    """A terminal of 80 columns, as the pages were written for; an empty cache and home (no
+    ~/.keras/datasets), as on a newcomer's machine."""
+    return {**os.environ, "COLUMNS": "80", "CNNLAB_HOME": str(tmp_path / "cache"), "HOME": str(tmp_path)}
 
 
 # --- installing ------------------------------------------------------------------------------
