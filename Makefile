@@ -8,14 +8,19 @@ STAMP  := $(VENV)/.cnnlab-setup
 
 setup: $(STAMP)
 
-# torch first, pinned to the CPU build on this machine's disk: any other spec pulls CUDA.
+# torch first, its CPU build: on Linux PyPI's torch pulls several GB of CUDA libraries and
+# PyTorch's CPU index does not (one looked up there, without its dependencies, which come with
+# cnnlab's below from PyPI); PyPI's torch for macOS is CPU-only already.
+TORCH      := torch==2.13.0
+TORCH_FROM := $(if $(filter Linux,$(shell uname -s)),--no-deps --index-url https://download.pytorch.org/whl/cpu)
+
 $(STAMP): pyproject.toml
 	@echo "setup: creating the virtual environment $(VENV) (if missing)"
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	@echo "setup: upgrading pip"
 	@$(BIN)/python -m pip install -q --upgrade pip
-	@echo "setup: installing torch==2.13.0 (CPU build)"
-	@$(BIN)/python -m pip install -q torch==2.13.0
+	@echo "setup: installing $(TORCH) (CPU build)"
+	@$(BIN)/python -m pip install -q $(TORCH_FROM) $(TORCH)
 	@echo "setup: installing cnnlab with its dev and docs extras (pytest, ruff, keras, mkdocs)"
 	@$(BIN)/python -m pip install -q -e '.[dev,docs]'
 	@touch $(STAMP)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -218,3 +219,29 @@ def test_the_readme_python_example_prints_keras_results():
     history = re.search(r"^\[([\d., ]+)\]$", out, re.MULTILINE)
     assert history and len(history.group(1).split(",")) == 3  # val_accuracy of 3 epochs
     assert re.search(r"^\{'loss': [\d.]+, 'accuracy': [\d.]+\}$", out, re.MULTILINE)
+
+
+# --- make setup --------------------------------------------------------------------------------
+
+
+def _setup_recipe() -> list[str]:
+    """The commands `make setup` runs, from a dry run that always remakes (nothing executes)."""
+    done = subprocess.run(["make", "-n", "-B", "setup"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="no make here (Windows): the pip path is the one")
+def test_make_setup_takes_torch_pinned_and_on_linux_from_the_cpu_index():
+    torch_line = next(line for line in _setup_recipe() if "pip install" in line and "torch==" in line)
+    assert f"torch=={_torch_pin()}" in torch_line.split()
+    if sys.platform.startswith("linux"):  # PyPI's Linux torch is the CUDA build, several GB
+        assert "--index-url https://download.pytorch.org/whl/cpu" in torch_line
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="no make here (Windows): the pip path is the one")
+def test_make_setup_says_what_it_is_doing_before_each_slow_step():
+    recipe = _setup_recipe()
+    for i, line in enumerate(recipe):
+        if "pip install" in line:
+            assert recipe[i - 1].startswith("echo "), f"`{line}` runs without a word before it"
