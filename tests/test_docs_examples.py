@@ -245,3 +245,35 @@ def test_make_setup_says_what_it_is_doing_before_each_slow_step():
     for i, line in enumerate(recipe):
         if "pip install" in line:
             assert recipe[i - 1].startswith("echo "), f"`{line}` runs without a word before it"
+
+
+# --- every command the pages show ----------------------------------------------------------------
+
+
+def _documented_command_lines() -> list[tuple[str, str]]:
+    """(page, command) for each `cnnlab ...` a page's blocks show, synopses (`[--flag]`) left out."""
+    found = []
+    for page in PAGES:
+        for info, lines in fenced_blocks(page.read_text(encoding="utf-8")):
+            if info == "python":
+                continue
+            for line in "\n".join(lines).replace("\\\n", " ").splitlines():
+                line = line[2:] if line.startswith("$ ") else line
+                for part in re.split(r" ; | && ", line):
+                    part = part.split(" | ")[0]
+                    if part.startswith("cnnlab ") and " [--" not in part:
+                        found.append((page.name, part))
+    return found
+
+
+def test_every_command_a_page_shows_is_accepted_by_the_command_line():
+    """Flags renamed or removed leave no stale command on a page (parsed, not run)."""
+    from cnnlab.cli import build_parser
+
+    commands = _documented_command_lines()
+    assert len(commands) > 40
+    for page, command in commands:
+        try:
+            build_parser().parse_args(shlex.split(command, comments=True)[1:])
+        except SystemExit as stop:
+            assert not stop.code, f"{page}: `{command}` is refused by cnnlab's argument parser"
