@@ -151,6 +151,13 @@ def test_the_pip_install_path_runs_as_written_then_tries_the_lesson(page):
     assert "macOS and Windows skip this line" in text
 
 
+def test_the_readme_installs_mkdocs_before_it_serves_the_docs():
+    """The pip path installs no mkdocs: the docs extra brings it."""
+    text = README.read_text(encoding="utf-8")
+    assert "mkdocs serve" in text and "pip install -e '.[docs]'" in text
+    assert text.index("pip install -e '.[docs]'") < text.index("mkdocs serve")
+
+
 def test_readme_and_the_docs_home_give_the_same_install_commands():
     assert _commands(_install_block(README)) == _commands(_install_block(ROOT / "docs" / "index.md"))
 
