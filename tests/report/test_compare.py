@@ -148,7 +148,7 @@ def test_negative_gaps_and_sub_second_times_read_right(tmp_path):
     assert sentences[1] == ("`calm` generalises better: at its last epoch val_accuracy exceeds training accuracy "
                             "by 3.7 points; for `busy` training accuracy exceeds val_accuracy by 5.3 points.")
     assert sentences[2] == ("The most accurate run, `calm`, has the same number of parameters as `busy` (1,490) "
-                            "and trained in only 4% of the time (0.1 s vs 2.0 s).")
+                            "and trained in only 4% of the time (0.08 s vs 2.0 s).")
     assert not any("by -" in s for s in sentences)
 
 
@@ -170,7 +170,8 @@ def test_gap_words(gap, words):
     assert gap_words(gap) == words
 
 
-@pytest.mark.parametrize("value, text", [(0.04, "0.0 s"), (0.44, "0.4 s"), (2.0, "2.0 s"), (16.2, "16 s"),
+@pytest.mark.parametrize("value, text", [(0.0004, "under 0.001 s"), (0.0072, "0.007 s"), (0.04, "0.04 s"),
+                                         (0.0949, "0.09 s"), (0.096, "0.1 s"), (0.44, "0.4 s"), (2.0, "2.0 s"), (16.2, "16 s"),
                                          (1234.4, "1,234 s")])
 def test_duration(value, text):
     assert duration(value) == text

@@ -28,7 +28,12 @@ def gap_words(gap: float) -> str:
 
 
 def duration(value: float) -> str:
-    """A duration for a sentence: '0.4 s' and '2.5 s' below ten seconds, '16 s' and '1,234 s' above."""
+    """A duration for a sentence: '0.04 s' below a tenth of a second (never '0.0 s' for a time that
+    was measured), '0.4 s' and '2.5 s' below ten seconds, '16 s' and '1,234 s' above."""
+    if value < 0.001:
+        return "under 0.001 s"
+    if value < 0.095:
+        return f"{value:.1g} s"
     return f"{value:.1f} s" if value < 9.95 else f"{value:,.0f} s"
 
 
