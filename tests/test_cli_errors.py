@@ -57,3 +57,21 @@ def test_more_threads_than_cores_are_capped_with_a_note(capsys):
 def test_an_endless_model_file_is_refused(capsys):
     assert main(["summary", "/dev/zero", "--input-shape", "28,28,1"]) == 2
     assert "more than 1,048,576 characters" in capsys.readouterr().err
+
+
+def test_a_setting_refused_is_named_as_it_was_given(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.toml").write_text("[train]\nthreads = 0\n")
+    for argv, message in [
+        (["lesson", "--quick", "--threads", "0"], "--threads 0 must be a positive integer"),
+        (["train", "dense_only", "--dataset", "digits", "--epochs", "0"], "--epochs 0 must be a positive integer"),
+        (["train", "dense_only", "--dataset", "digits", "--precision", "fp16"], "--precision fp16: use one of"),
+        (["sweep", "dense_only", "--dataset", "digits", "--set", "lr=0.1", "--batch-size", "0"],
+         "--batch-size 0 must be a positive integer"),
+        # from a settings file, the file's own spelling
+        (["train", "dense_only", "--dataset", "digits", "--config", "bad.toml"], "threads=0 must be a positive integer"),
+    ]:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"cnnlab: error: {message}") and err.count("\n") == 1, (argv, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]

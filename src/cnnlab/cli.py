@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         handler = getattr(importlib.import_module(module), function)
         return handler(args) or 0
     except CnnlabError as e:
-        print(f"cnnlab: error: {e.cli_message or e}", file=sys.stderr)
+        print(f"cnnlab: error: {_command_line_message(e, args)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("cnnlab: interrupted", file=sys.stderr)
@@ -195,6 +195,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cnnlab: error: {where}{e.strerror or e}; check the path, its permissions and the free "
               "disk space", file=sys.stderr)
         return 2
+
+
+def _command_line_message(error: CnnlabError, args) -> str:
+    """The error in the command line's words: a setting refused with the value its flag gave
+    is named by that flag (`--threads 0`, not `threads=0`, which a TOML file would write)."""
+    if error.cli_message:
+        return error.cli_message
+    setting = getattr(error, "setting", None)
+    given = getattr(args, setting, None) if setting else None
+    if given is not None and given == error.value:
+        return str(error).replace(f"{setting}={error.value!r}", f"--{setting.replace('_', '-')} {given}", 1)
+    return str(error)
 
 
 def run() -> NoReturn:

@@ -16,7 +16,16 @@ from cnnlab.errors import CnnlabError
 
 
 class ConfigError(CnnlabError):
-    """A settings file or value that cannot be used."""
+    """A settings file or value that cannot be used; `setting` and `value` name the value, so
+    that the command line can name its flag instead (cli.py)."""
+
+    def __init__(self, message: str, setting: str | None = None, value: Any = None):
+        super().__init__(message)
+        self.setting, self.value = setting, value
+
+
+def _refuse(name: str, value: Any, why: str) -> ConfigError:
+    return ConfigError(f"{name}={value!r}{why}", setting=name, value=value)
 
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
@@ -80,17 +89,17 @@ class TrainSettings:
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"unknown optimizer {self.optimizer!r}; use one of {', '.join(OPTIMIZERS)}")
         if self.lr is not None and (not _is_number(self.lr) or not self.lr > 0):
-            raise ConfigError(f"lr={self.lr!r} must be a positive number, e.g. 1e-3")
+            raise _refuse("lr", self.lr, " must be a positive number, e.g. 1e-3")
         if not _is_number(self.validation_split) or not 0 <= self.validation_split < 1:
-            raise ConfigError(f"validation_split={self.validation_split!r} must be in [0, 1), e.g. 0.1")
+            raise _refuse("validation_split", self.validation_split, " must be in [0, 1), e.g. 0.1")
         if self.validation not in ("split", "test"):
-            raise ConfigError(f"validation={self.validation!r}: use 'split' or 'test'")
+            raise _refuse("validation", self.validation, ": use 'split' or 'test'")
         if self.train_subset is not None:
             _positive_int("train_subset", self.train_subset)
         if not _is_int(self.seed) or not 0 <= self.seed < 2**63:  # numpy and torch seeds are 64-bit
-            raise ConfigError(f"seed={self.seed!r} must be an integer from 0 to 2**63 - 1")
+            raise _refuse("seed", self.seed, " must be an integer from 0 to 2**63 - 1")
         if self.precision not in PRECISIONS:
-            raise ConfigError(f"precision={self.precision!r}: use one of {', '.join(PRECISIONS)}")
+            raise _refuse("precision", self.precision, f": use one of {', '.join(PRECISIONS)}")
         if self.early_stopping is not None:
             _positive_int("early_stopping", self.early_stopping, hint="it is the patience in epochs")
             if self.validation == "split" and self.validation_split == 0:
@@ -150,4 +159,4 @@ def _is_number(value: Any) -> bool:
 def _positive_int(name: str, value: Any, hint: str = "") -> None:
     if not _is_int(value) or value < 1:
         extra = f" ({hint})" if hint else ""
-        raise ConfigError(f"{name}={value!r} must be a positive integer{extra}")
+        raise _refuse(name, value, f" must be a positive integer{extra}")

@@ -156,6 +156,6 @@ def test_lesson_threads_reach_every_run(tmp_path, capsys):
     assert configs and all(json.loads(c.read_text())["threads"] == 1 for c in configs)
     capsys.readouterr()
     assert main(["lesson", "--quick", "--threads", "0", "--out", str(tmp_path / "other")]) == 2
-    assert capsys.readouterr().err == "cnnlab: error: threads=0 must be a positive integer\n"
+    assert capsys.readouterr().err == "cnnlab: error: --threads 0 must be a positive integer\n"
     assert not (tmp_path / "other").exists()
     assert not list(data.glob("**/config.json"))  # the runs went to the lesson folder, not the data's

@@ -77,7 +77,7 @@ def test_validation_on_test_set_says_so(workdir, cli):
         (["tiny.txt", "--dataset", "digits", "--optimizer", "adamw"],
          "unknown optimizer 'adamw'; use one of adam, sgd, rmsprop"),
         (["tiny.txt", "--dataset", "digits", "--batch-size", "0"],
-         "batch_size=0 must be a positive integer (Keras's default is 32)"),
+         "--batch-size 0 must be a positive integer (Keras's default is 32)"),
         (["cifar_model", "--dataset", "nope"], "unknown dataset 'nope': use one of "),
         (["nope_model", "--dataset", "digits"], "unknown model 'nope_model': not a preset"),
         (["fixed.txt", "--dataset", "digits"],
