@@ -115,7 +115,7 @@ def info(args) -> int:
             mirrors = ", ".join(source.mirrors) or "none (used when found on this machine)"
             print(f"  source {i} ({source.format}), mirrors in order: {mirrors}")
             for f in source.files:
-                print(f"    {f.name}  {f.size or '?'} bytes")
+                print(f"    {f.name}  {f'{f.size} bytes' if f.size else 'size not recorded'}")
                 for c in f.checksums:
                     print(f"      {c.algo} of {c.of}: {c.digest}  [{c.source}]")
         if spec.manual is not None:
