@@ -47,7 +47,7 @@ def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndar
     """
     rng = np.random.default_rng([seed, 0x5EED])
     held: list[np.ndarray] = []
-    for label in np.unique(y):
+    for label in sorted(set(y.tolist())):  # np.unique would import numpy.ma, for nothing
         members = np.flatnonzero(y == label)
         take = int(round(fraction * len(members)))
         if fraction > 0 and take == 0 and len(members) > 1:

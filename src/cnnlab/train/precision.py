@@ -75,19 +75,46 @@ def default_threads() -> int:
     return max(1, min(cores, cores - others))
 
 
-def other_runnable_tasks(samples: int = 5, read=None) -> int | None:
-    """Runnable tasks besides this process (median of `samples` looks); None if unknown."""
+def other_runnable_tasks(samples: int = 5, read=None, own=None) -> int | None:
+    """Runnable tasks besides this process and its children (median of `samples` looks); None
+    if unknown. A child such as the painter loading matplotlib is this command's own work and
+    soon idle: counted, it would halve the threads of the whole training run."""
     read = read or _read_proc_loadavg
+    own = own or running_children
     counts = []
     for i in range(samples):
         text = read()
         if text is None:
             return None
         running = int(text.split()[3].split("/")[0])
-        counts.append(max(0, running - 1))  # this process is running while it reads
+        counts.append(max(0, running - 1 - own()))  # this process is running while it reads
         if i + 1 < samples:
             time.sleep(0.01)
     return sorted(counts)[len(counts) // 2]
+
+
+def running_children() -> int:
+    """How many of this process's child processes are running right now (0 where unknown)."""
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return 0
+    pids = []
+    for task in tasks:  # a child belongs to the thread that started it
+        try:
+            with open(f"/proc/self/task/{task}/children") as f:
+                pids += f.read().split()
+        except OSError:
+            continue
+    running = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]  # after the name, which may hold spaces
+        except (OSError, IndexError):
+            continue
+        running += state == "R"
+    return running
 
 
 def _read_proc_loadavg() -> str | None:
