@@ -44,6 +44,18 @@ def test_plot_history_of_a_folder_that_is_not_a_run(tmp_path):
         plots.plot_history(tmp_path)
 
 
+def test_the_epoch_axis_ticks_whole_epochs_only_even_for_one_epoch():
+    for epochs in (1, 3, 12):
+        h = History.from_columns(loss=[1.0] * epochs, accuracy=[0.5] * epochs, val_loss=[1.1] * epochs,
+                                 val_accuracy=[0.4] * epochs)
+        fig = plots.training_curves_figure(h)
+        fig.draw_without_rendering()
+        for ax in fig.axes[:2]:
+            ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+            assert ticks and all(float(t).is_integer() for t in ticks), (epochs, ticks)
+            assert epochs > 1 or ticks == [1], ticks
+
+
 def test_curves_without_validation(tmp_path):
     h = History.from_columns(loss=[1.0, 0.5, 0.3], accuracy=[0.5, 0.7, 0.8])
     save_and_check(plots.training_curves_figure(h), tmp_path / "c")

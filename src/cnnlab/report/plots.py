@@ -312,9 +312,14 @@ def accuracy_bars_figure(labels: Sequence[str], accuracy: Sequence[float | None]
 
 
 def _epoch_axes(ax, title: str) -> None:
+    """Title, label and whole-epoch ticks; called once the curves are drawn."""
     ax.set_title(title)
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    first, last = ax.dataLim.intervalx
+    if ax.has_data() and first == last:  # one epoch: the locator would tick 0.945 ... 1.050
+        ax.set_xlim(first - 0.5, last + 0.5)
+        ax.set_xticks([first])
     ax.grid(True, alpha=0.3)
 
 
