@@ -57,6 +57,9 @@ def main() -> None:
         work = Path(tmp)
         (work / "tiny.txt").write_text(TINY_MODEL)
         env = {**os.environ, "CNNLAB_HOME": str(work / "home"), "MPLBACKEND": "Agg"}
+        # warm as on a learner's machine: Python keeps the bytecode of cnnlab's modules, which
+        # PYTHONDONTWRITEBYTECODE (set on some build machines) would have it compile every time
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         runs = iter(range(10_000))
 
         def train() -> list[str]:
