@@ -367,7 +367,7 @@ def test_load_model_takes_one_model_or_the_numbered_one(tmp_path):
     with pytest.raises(ModelError, match=r"the code builds 2 models \(1: units=3; 2: units=5\)"):
         load_model(str(path), (4, 4, 1))
     assert load_model(str(path), (4, 4, 1), number=2).layers[-1].args["units"] == 5
-    with pytest.raises(ModelError, match="--call needs a file of Keras code"):
+    with pytest.raises(ModelError, match="--call needs Keras code that defines the function"):
         load_model("cifar_model", (32, 32, 3), call="f()")
 
 

@@ -1,4 +1,5 @@
-"""Where a model comes from: a preset name, a file (layer list, Keras code, TOML/JSON), or stdin.
+"""Where a model comes from: a preset name, a file (layer list, Keras code, TOML/JSON), stdin,
+or model code held in a string.
 
 `load_model` returns a ModelSpec whose input shape is known: from the model itself,
 else from the caller (a dataset or --input-shape). Presets adapt to the data; a
@@ -8,12 +9,15 @@ user's model must fit it, or the error says how they differ.
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 from cnnlab.models.layers import ModelError, ModelSpec, parse_shape
 from cnnlab.models.presets import PRESETS
 
 MAX_MODEL_TEXT = 1 << 20  # characters: model code is a few hundred lines; /dev/zero never ends
+CODE_SOURCE = "the code"  # how messages name model code given as a string
+_FILE_NAME = re.compile(r"\.(py|txt|toml|json|ipynb)\s*$", re.IGNORECASE)
 
 
 _STDIN: dict[str, tuple] = {}  # standard input and its text once read: a sweep reads the model twice
@@ -53,8 +57,9 @@ def load_model(
     - a preset name (`cnnlab models` lists them: "cifar_model", "mnist_convnet", ...);
     - the path of a model file: Keras code (`.py`, read and never executed), a layer list
       (one `Conv2D(32, (3, 3), activation="relu")` a line), TOML or JSON;
+    - Keras code or a layer list held in a string, as pasted into a notebook cell (what
+      has a line break, or a call and no file suffix: "Dense(10)" but not "model (1).py");
     - "-" for standard input, or a ModelSpec (checked against the data and returned).
-    Keras code held in a string is not a ref: write it to a file first.
 
     `input_shape` (H, W, C) is what the data gives, e.g. (32, 32, 3); without it the model
     must declare its own (`keras.Input(shape=...)`). `classes` is the number of labels.
@@ -81,8 +86,9 @@ def load_models(
     several (a loop, a function called several times); the label names their arguments."""
     shape = _input_shape(input_shape) if input_shape is not None else None
     is_file = isinstance(ref, str) and (ref == "-" or os.path.exists(ref)) and ref not in PRESETS
-    if call is not None and not is_file:
-        raise ModelError("--call needs a file of Keras code that defines the function")
+    code = isinstance(ref, str) and not is_file and ref not in PRESETS and _is_code(ref)
+    if call is not None and not (is_file or code):
+        raise ModelError("--call needs Keras code that defines the function (a file, or the code itself)")
     if isinstance(ref, ModelSpec):
         models = [("", ref)]
     elif ref in PRESETS:
@@ -92,13 +98,19 @@ def load_models(
 
         text, source = read_model_text(ref)
         models = parse_models(text, source=source, call=call)
+    elif code:
+        from cnnlab.models.keras_code import parse_models
+
+        models = parse_models(_bounded(ref, CODE_SOURCE), source=CODE_SOURCE, call=call)
     else:
-        code = isinstance(ref, str) and ("(" in ref or "\n" in ref)
-        raise ModelError(
-            f"unknown model {_short(ref)!r}: not a preset ({', '.join(PRESETS)}) and no such file"
-            + ("; to use Keras code held in a string, write it to a file and give its path" if code else "")
-        )
+        raise ModelError(f"unknown model {_short(ref)!r}: not a preset ({', '.join(PRESETS)}) and no such file")
     return [(label, fit_to_data(spec, shape, classes)) for label, spec in models]
+
+
+def _is_code(ref: str) -> bool:
+    """Whether a model reference that names no file is model code itself rather than a
+    mistyped file name."""
+    return "\n" in ref or ("(" in ref and not _FILE_NAME.search(ref))
 
 
 def _input_shape(value) -> tuple[int, ...]:
