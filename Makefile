@@ -53,11 +53,10 @@ test: setup system-deps lint docs
 	@$(MAKE) --no-print-directory test-portable
 
 # What macOS and Windows meet: training and the lesson on torch's operators alone (no C
-# compiler), then C kernels without the Linux-only oneDNN wheel (a representative subset).
-PORTABLE_SUBSET := tests/train/test_train_cli.py tests/train/test_fit_api.py tests/lesson/test_run.py
+# compiler), then with C kernels but without the Linux-only oneDNN wheel.
 test-portable: setup
 	CNNLAB_NATIVE=0 $(BIN)/python -m pytest -q -p no:cacheprovider tests/train tests/lesson
-	CNNLAB_ONEDNN=0 $(BIN)/python -m pytest -q -p no:cacheprovider $(PORTABLE_SUBSET)
+	CNNLAB_ONEDNN=0 $(BIN)/python -m pytest -q -p no:cacheprovider tests/train tests/lesson
 
 # Keras 3 on TensorFlow, the benchmarks' peer, in its own venv: never a dependency of cnnlab.
 # If it cannot be installed, the benches compare with Keras on torch and say so.
