@@ -31,6 +31,17 @@ def test_buffered_output_and_atexit_handlers_survive_and_the_code_is_kept(tmp_pa
     assert done.stderr == "to stderr"
 
 
+def test_what_c_code_printed_is_flushed_too(tmp_path):
+    done = run_python(
+        "import ctypes\n"
+        "from cnnlab.quick_exit import quick_exit\n"
+        "ctypes.CDLL(None).printf(b'from C\\n')\n"  # a pipe: stays in the C library's buffer
+        "quick_exit(0)\n",
+        tmp_path,
+    )
+    assert done.returncode == 0 and done.stdout == "from C\n", done
+
+
 def test_a_thread_still_working_is_waited_for(tmp_path):
     done = run_python(
         "import threading, time, pathlib\n"

@@ -33,7 +33,21 @@ def quick_exit(code: int) -> NoReturn:
         sys.exit(code)
     run_handlers()
     code = _flush_streams(code)
+    _flush_c_streams()
     os._exit(code)
+
+
+def _flush_c_streams() -> None:
+    """What C code printed (a kernel library's printf) and is still in the C library's buffers:
+    exit() flushes it, os._exit would not."""
+    if "ctypes" not in sys.modules:  # nothing loaded C code that prints through it
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError, TypeError):  # no C library to ask (Windows): nothing to do
+        pass
 
 
 def _threads_still_running() -> bool:
