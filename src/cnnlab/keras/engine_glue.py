@@ -65,10 +65,11 @@ def run_fit(model, trainer: Trainer, x, y, val, batch_size, epochs, initial_epoc
 
 
 def _logs(loss: float, accuracy: float, metrics: list[str]) -> dict[str, float]:
-    """Keras's logs: the metrics, then the loss (the order Keras 3 reports them in)."""
+    """Keras's logs, in name order as Keras 3 reports them (accuracy before loss, loss before
+    sparse_categorical_accuracy)."""
     logs = {name: logs_value(accuracy) for name in metrics}
     logs["loss"] = logs_value(loss)
-    return logs
+    return dict(sorted(logs.items()))
 
 
 def run_evaluate(model, trainer: Trainer, x, y, batch_size, verbose, metrics) -> dict[str, float]:

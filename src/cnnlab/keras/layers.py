@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from cnnlab.keras import activations as _activations
 from cnnlab.keras.backend import auto_name
 from cnnlab.models.layers import LAYER_ARGS, ModelError, ModelSpec, make_layer, parse_shape
@@ -20,6 +22,11 @@ SUPPORTED = (
     "GlobalAveragePooling2D (GlobalAvgPool2D), GlobalMaxPooling2D (GlobalMaxPool2D), Flatten, "
     "Dense, Dropout, BatchNormalization, Activation, ReLU"
 )
+
+# Layers without weights: get_weights() is [] even before they belong to a model.
+_WEIGHTLESS = {"MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
+               "Flatten", "Dropout", "Activation", "ReLU"}
+
 
 class Unsupported(ModelError, AttributeError):
     """A Keras name cnnlab.keras does not offer (an AttributeError, so hasattr still works)."""
@@ -94,6 +101,9 @@ class InputLayer:
 
     def count_params(self) -> int:
         return 0
+
+    def get_weights(self) -> list:
+        return []
 
     def __repr__(self) -> str:
         return f"<InputLayer name={self.name}, built=True>"
@@ -191,6 +201,49 @@ class Layer:
                 "built. You can build it manually via: `layer.build(input_shape)`."
             )
         return self._report.params
+
+    def get_weights(self) -> list:
+        """This layer's weights as numpy arrays in Keras's layout and order ([] when it has none)."""
+        from cnnlab.keras.keras_format import keras_layout
+
+        return [keras_layout(tensor) for _, tensor in self._tensors()]
+
+    def set_weights(self, weights) -> None:
+        """Replace this layer's weights with arrays in Keras's layout, each shape checked."""
+        import torch
+
+        from cnnlab.keras.keras_format import keras_layout, torch_layout
+
+        targets, weights = self._tensors(), list(weights)
+        if len(weights) != len(targets):
+            raise ValueError(
+                f"You called `set_weights(weights)` on layer '{self.name}' with a weight list of "
+                f"length {len(weights)}, but the layer was expecting {len(targets)} weights."
+            )
+        values = [torch_layout(value) for value in weights]
+        for (_, target), value, given in zip(targets, values, weights):
+            if tuple(value.shape) != tuple(target.shape):
+                raise ValueError(
+                    f"Layer {self.name} weight shape {keras_layout(target).shape} is not "
+                    f"compatible with provided weight shape {np.shape(given)}."
+                )
+        with torch.no_grad():
+            for (_, target), value in zip(targets, values):
+                target.copy_(value)
+
+    def _tensors(self) -> list:
+        """(name, tensor) of this layer's weights in its model's torch module."""
+        if self._report is None or self._spec.kind in _WEIGHTLESS:
+            return []  # Keras: a layer not yet built has no weights
+        if self._model is None:
+            raise ModelError(
+                f"layer {self.name!r} holds no weights yet: cnnlab.keras makes them with the model; "
+                "build a keras.Model (or Sequential) with this layer first"
+            )
+        net = self._model._ensure_net()
+        prefix = f"blocks.{self._model._layers.index(self)}."
+        return [(name, tensor) for name, tensor in net.state_dict(keep_vars=True).items()
+                if name.startswith(prefix) and not name.endswith("num_batches_tracked")]
 
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name, **self._spec.args}

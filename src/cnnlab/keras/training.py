@@ -252,7 +252,7 @@ def _metric_names(metrics) -> list[str]:
     for metric in metrics:
         name = getattr(metric, "name", metric)
         if name in ("accuracy", "acc", "sparse_categorical_accuracy"):
-            names.append("accuracy" if name == "acc" else name)
+            names.append(name)  # Keras logs the metric under the name it was given
         else:
             raise ModelError(
                 f"metric {name!r} is not supported by cnnlab.keras; use metrics=['accuracy']"

@@ -22,6 +22,6 @@ def to_categorical(x, num_classes=None) -> np.ndarray:
     shape = x.shape[:-1] if x.ndim > 1 and x.shape[-1] == 1 else x.shape
     x = x.reshape(-1)
     num_classes = int(num_classes if num_classes is not None else x.max() + 1)
-    out = np.zeros((len(x), num_classes), dtype="float32")
+    out = np.zeros((len(x), num_classes))  # float64, as Keras returns it
     out[np.arange(len(x)), x] = 1
     return out.reshape(*shape, num_classes)

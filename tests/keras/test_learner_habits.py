@@ -1,0 +1,91 @@
+"""What a learner of the lesson writes beside its code, compared with Keras 3 (torch backend)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cnnlab import keras as ck
+
+keras = pytest.importorskip("keras")
+
+RNG = np.random.default_rng(0)
+X = RNG.integers(0, 256, (64, 8, 8, 2)).astype("uint8") / 255.0
+Y = RNG.integers(0, 10, (64,))
+
+
+def cnn(k):
+    k.backend.clear_session()
+    k.utils.set_random_seed(0)
+    inputs = k.Input(shape=X.shape[1:])
+    x = k.layers.Conv2D(3, (3, 3), activation="relu")(inputs)
+    x = k.layers.BatchNormalization()(x)
+    x = k.layers.MaxPooling2D((2, 2))(x)
+    x = k.layers.Dropout(0.2)(x)
+    x = k.layers.Flatten()(x)
+    outputs = k.layers.Dense(10)(x)
+    return k.Model(inputs=inputs, outputs=outputs, name="cnn")
+
+
+def layout(weights):
+    return [(w.shape, w.dtype) for w in weights]
+
+
+def test_each_layers_get_weights_has_keras_shapes_and_order():
+    cnns = {k: cnn(k) for k in (keras, ck)}
+    expected = [layout(layer.get_weights()) for layer in cnns[keras].layers]
+    assert [layout(layer.get_weights()) for layer in cnns[ck].layers] == expected
+    model = cnns[ck]
+    assert model.layers[0].get_weights() == []  # the InputLayer, as in Keras
+    gamma, beta, mean, var = model.layers[2].get_weights()  # Keras's BatchNormalization order
+    assert np.all(gamma == 1) and np.all(beta == 0) and np.all(mean == 0) and np.all(var == 1)
+    joined = [w for layer in model.layers for w in layer.get_weights()]
+    assert all(np.array_equal(a, b) for a, b in zip(joined, model.get_weights(), strict=True))
+    assert keras.layers.Dense(3).get_weights() == ck.layers.Dense(3).get_weights() == []  # not built
+
+
+def test_a_layers_weights_follow_training_and_set_weights_as_in_keras():
+    model = cnn(ck)
+    model.compile(optimizer="adam", loss=ck.losses.SparseCategoricalCrossentropy(from_logits=True))
+    before = model.layers[-1].get_weights()
+    model.fit(X, Y, epochs=1, verbose=0)
+    kernel, bias = model.layers[-1].get_weights()
+    assert not np.array_equal(kernel, before[0]) and np.array_equal(kernel, model.get_weights()[-2])
+    model.layers[-1].set_weights([np.zeros_like(kernel), np.arange(10, dtype="float32")])
+    assert np.allclose(model.predict(X[:3], verbose=0), np.arange(10))
+    for m in (cnn(keras), model):
+        with pytest.raises(ValueError, match="expecting 2 weights"):
+            m.layers[1].set_weights([np.zeros((3, 3, 2, 3))])
+        with pytest.raises(ValueError, match=r"weight shape \(3, 3, 2, 3\) is not compatible"):
+            m.layers[1].set_weights([np.zeros((3, 3, 1, 3)), np.zeros(3)])
+
+
+def fit_keys(k, metrics):
+    model = cnn(k)
+    model.compile(optimizer="adam", loss=k.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=metrics)
+    stopper = k.callbacks.EarlyStopping(monitor=f"val_{metrics[0]}", patience=1, restore_best_weights=True)
+    history = model.fit(X, Y, epochs=2, verbose=0, validation_split=0.25, callbacks=[stopper])
+    return list(history.history), list(model.evaluate(X, Y, verbose=0, return_dict=True))
+
+
+@pytest.mark.parametrize("metric", ["acc", "sparse_categorical_accuracy", "accuracy"])
+def test_history_keys_are_the_metric_as_named_in_keras_order(metric):
+    assert fit_keys(ck, [metric]) == fit_keys(keras, [metric])
+
+
+def test_verbose_2_shows_the_metrics_in_keras_order(capsys):
+    lines = {}
+    for k in (keras, ck):
+        model = cnn(k)
+        model.compile(optimizer="adam", loss=k.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=["sparse_categorical_accuracy"])
+        model.fit(X, Y, epochs=1, verbose=2, validation_split=0.25)
+        lines[k] = [part.split(":")[0] for part in capsys.readouterr().out.splitlines()[-1].split(" - ")[3:]]
+    assert lines[ck] == lines[keras] == ["loss", "sparse_categorical_accuracy", "val_loss",
+                                         "val_sparse_categorical_accuracy"]
+
+
+def test_to_categorical_returns_keras_dtype_and_values():
+    for labels in (Y, Y[:, None], [0, 2, 1]):
+        ours, theirs = ck.utils.to_categorical(labels), keras.utils.to_categorical(labels)
+        assert ours.dtype == theirs.dtype and ours.shape == theirs.shape and np.array_equal(ours, theirs)
