@@ -101,6 +101,11 @@ class HyperParameters:
             raise KeyError(f"{name} does not exist.")
         return self.values[name]
 
+    __getitem__ = get  # best_hp["n_layers"], as Keras Tuner allows
+
+    def __contains__(self, name) -> bool:
+        return name in self.values
+
     def __repr__(self) -> str:
         return f"<HyperParameters values={self.values}>"
 
@@ -151,6 +156,16 @@ class _Trial:
         return hp
 
 
+class _HyperModel:
+    """build_model as Keras Tuner holds it: `tuner.hypermodel.build(best_hp)` rebuilds a model."""
+
+    def __init__(self, build_model):
+        self.build = build_model
+
+    def __call__(self, hp):
+        return self.build(hp)
+
+
 class Tuner:
     """What GridSearch and RandomSearch share: trials, run folders, the summaries."""
 
@@ -161,7 +176,7 @@ class Tuner:
                              f"{', '.join(kwargs) or 'executions_per_trial'}")
         if not callable(hypermodel):
             raise ModelError("the tuner needs build_model, a function of hp that returns a compiled model")
-        self.hypermodel, self.objective = hypermodel, _objective(objective)
+        self.hypermodel, self.objective = _HyperModel(hypermodel), _objective(objective)
         self.max_trials, self.seed = max_trials, seed
         # Keras Tuner's spelling of the folder (os.path.join keeps a leading "./")
         self._project_text = os.path.join(str(directory or "."), project_name or "untitled_project")
@@ -213,7 +228,7 @@ class Tuner:
         from cnnlab.keras.backend import clear_session
 
         clear_session()
-        return self.hypermodel(hp)
+        return self.hypermodel.build(hp)
 
     def _show_begin(self, number: int, values: dict) -> None:
         best = self._best_trials(1)

@@ -123,3 +123,19 @@ def test_a_trial_whose_loss_is_nan_comes_last_as_in_keras_tuner(tmp_path, capsys
     assert [h.values for h in ck_best] == [h.values for h in kt_best] == [{"poison": False}, {"poison": True}]
     # Keras Tuner's summary shows the nan trial's score or, when it failed, the traceback
     assert kt_scores[0][0] == "False" and ck_scores == [("False", ck_scores[0][1]), ("True", "nan")]
+
+
+def test_the_best_hyperparameters_rebuild_a_model_as_in_keras_tuner(tmp_path, capsys):
+    class Given:  # hp for Keras's build_model: the values cnnlab's tuner chose
+        def __init__(self, values):
+            self.Int = self.Choice = self.Boolean = lambda name, *args, **kwargs: values[name]
+
+    keys = []
+    for k, module in ((keras, kt), (ck, ckt)):
+        tuner, _, _ = run(k, module, tmp_path / k.__name__, capsys, max_trials=2)
+        best = tuner.get_best_hyperparameters()[0]
+        assert best["n_conv_layer"] == best.get("n_conv_layer") and "dropout" in best and "nope" not in best
+        model = tuner.hypermodel.build(best)  # Keras Tuner's way to train the best model again
+        keys.append(sorted(best.values))
+    assert keys[0] == keys[1]
+    assert model.count_params() == builder(keras)(Given(best.values)).count_params()
