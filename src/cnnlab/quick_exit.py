@@ -19,6 +19,8 @@ import threading
 from typing import NoReturn
 
 BROKEN_PIPE = 141  # the shell's code for a writer whose reader went away (128 + SIGPIPE)
+WRITE_FAILED = 2  # cnnlab's code for an error, here output that could not be written
+_FAILED: set[str] = set()  # the streams whose failure was said already
 
 
 def quick_exit(code: int) -> NoReturn:
@@ -56,14 +58,29 @@ def _threads_still_running() -> bool:
 
 
 def _flush_streams(code: int) -> int:
-    """Flush stdout and stderr; a closed reader (`cnnlab models | head -1`) ends quietly with 141."""
-    for stream in (sys.stdout, sys.stderr):
+    """Flush stdout and stderr; a closed reader (`cnnlab models | head -1`) ends quietly with 141,
+    output the disk refused (full) is an error, said once, exit 2."""
+    for name, stream in (("output", sys.stdout), ("error", sys.stderr)):
         if stream is None:
             continue
         try:
             stream.flush()
         except BrokenPipeError:
             code = code or BROKEN_PIPE
-        except (OSError, ValueError):  # a stream closed by the code that ran: nothing left to write
+        except ValueError:  # a stream closed by the code that ran: nothing left to write
             pass
+        except OSError as e:  # the interpreter's own exit would say so too (exit 120)
+            if name not in _FAILED:
+                _FAILED.add(name)
+                _say(f"cnnlab: error: standard {name}: {e.strerror or e}; the output is cut short: "
+                     "check the free disk space")
+            code = code or WRITE_FAILED
     return code
+
+
+def _say(message: str) -> None:
+    """A line to stderr's file descriptor, past a buffer that may be the one failing."""
+    try:
+        os.write(2, (message + "\n").encode(errors="replace"))
+    except OSError:
+        pass
