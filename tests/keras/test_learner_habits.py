@@ -89,3 +89,30 @@ def test_to_categorical_returns_keras_dtype_and_values():
     for labels in (Y, Y[:, None], [0, 2, 1]):
         ours, theirs = ck.utils.to_categorical(labels), keras.utils.to_categorical(labels)
         assert ours.dtype == theirs.dtype and ours.shape == theirs.shape and np.array_equal(ours, theirs)
+
+
+def compiled(k):
+    model = cnn(k)
+    model.compile(optimizer="adam", loss=k.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    return model
+
+
+@pytest.mark.parametrize("k", [keras, ck], ids=["keras", "cnnlab"])
+def test_get_weights_is_a_copy_that_training_leaves_alone(k):
+    model = compiled(k)
+    before = [w.copy() for w in model.get_weights()]
+    held, layer_held = model.get_weights(), model.layers[-1].get_weights()
+    model.fit(X, Y, epochs=1, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(held, before, strict=True))
+    assert np.array_equal(layer_held[1], before[-1])  # a bias: one axis, no transposing copy
+    assert not np.array_equal(model.get_weights()[-1], before[-1])
+
+
+@pytest.mark.parametrize("k", [keras, ck], ids=["keras", "cnnlab"])
+def test_restore_best_weights_gives_back_the_best_epochs_val_loss(k):
+    model = compiled(k)
+    stopper = k.callbacks.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
+    history = model.fit(X, Y, epochs=30, verbose=0, validation_split=0.25, callbacks=[stopper])
+    split = int(len(X) * 0.75)
+    loss = model.evaluate(X[split:], Y[split:], verbose=0)[0]
+    assert loss == pytest.approx(min(history.history["val_loss"]), rel=1e-6)

@@ -49,7 +49,7 @@ def keras_layout(tensor) -> np.ndarray:
         value = value.permute(2, 3, 1, 0)
     elif value.dim() == 2:
         value = value.t()
-    return value.contiguous().numpy()
+    return value.numpy().copy()  # a copy, as Keras gives: a view would change as training goes on
 
 
 def torch_layout(value):
