@@ -49,6 +49,13 @@ def __getattr__(name: str):
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value  # found directly from now on
         return value
+    if name.isidentifier() and not name.startswith("__"):
+        # a submodule, as `import cnnlab` made cnnlab.models.layers reachable when it was eager
+        try:
+            return importlib.import_module(f"cnnlab.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"cnnlab.{name}":
+                raise  # a dependency the submodule needs is missing: say that one
     raise AttributeError(f"module 'cnnlab' has no attribute {name!r}")
 
 
