@@ -17,7 +17,8 @@ from cnnlab.models.presets import PRESETS
 
 MAX_MODEL_TEXT = 1 << 20  # characters: model code is a few hundred lines; /dev/zero never ends
 CODE_SOURCE = "the code"  # how messages name model code given as a string
-_FILE_NAME = re.compile(r"\.(py|txt|toml|json|ipynb)\s*$", re.IGNORECASE)
+# a file name: a suffix at the end (no layer call ends so), or a folder before the first bracket
+_FILE_NAME = re.compile(r"\.[a-z][a-z0-9]{0,9}\s*$|^[^(]*[/\\]", re.IGNORECASE)
 
 
 _STDIN: dict[str, tuple] = {}  # standard input and its text once read: a sweep reads the model twice
@@ -58,7 +59,7 @@ def load_model(
     - the path of a model file: Keras code (`.py`, read and never executed), a layer list
       (one `Conv2D(32, (3, 3), activation="relu")` a line), TOML or JSON;
     - Keras code or a layer list held in a string, as pasted into a notebook cell (what
-      has a line break, or a call and no file suffix: "Dense(10)" but not "model (1).py");
+      has a line break, or a call and no file suffix or folder: "Dense(10)" but not "model (1).py");
     - "-" for standard input, or a ModelSpec (checked against the data and returned).
 
     `input_shape` (H, W, C) is what the data gives, e.g. (32, 32, 3); without it the model
