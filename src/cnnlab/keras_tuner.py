@@ -138,7 +138,7 @@ def _objective(value) -> Objective:
         name = value.removeprefix("val_")
         if name == "loss":
             return Objective(value, "min")
-        if name in ("accuracy", "acc", "sparse_categorical_accuracy"):
+        if name in ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy"):
             return Objective(value, "max")
     raise ModelError(
         f"objective {value!r}: give 'val_loss', 'val_accuracy' (or without val_) or "

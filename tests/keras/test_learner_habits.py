@@ -116,3 +116,54 @@ def test_restore_best_weights_gives_back_the_best_epochs_val_loss(k):
     split = int(len(X) * 0.75)
     loss = model.evaluate(X[split:], Y[split:], verbose=0)[0]
     assert loss == pytest.approx(min(history.history["val_loss"]), rel=1e-6)
+
+
+def softmax_cnn(k, loss="categorical_crossentropy", metrics=("accuracy",)):
+    k.backend.clear_session()
+    k.utils.set_random_seed(0)
+    inputs = k.Input(shape=X.shape[1:])
+    x = k.layers.Flatten()(k.layers.Conv2D(3, (3, 3), activation="relu")(inputs))
+    model = k.Model(inputs, k.layers.Dense(10, activation="softmax")(x))
+    model.compile(optimizer="adam", loss=loss, metrics=list(metrics))
+    return model
+
+
+def test_to_categorical_labels_train_with_categorical_crossentropy_as_in_keras(tmp_path):
+    results = {}
+    for k in (keras, ck):
+        one_hot = k.utils.to_categorical(Y, 10)
+        model = softmax_cnn(k)
+        history = model.fit(X, one_hot, epochs=2, verbose=0, validation_split=0.25, batch_size=16)
+        logits = softmax_cnn(k, loss=k.losses.CategoricalCrossentropy(from_logits=False),
+                             metrics=["categorical_accuracy"])
+        keys = list(logits.fit(X, one_hot, epochs=1, verbose=0, validation_data=(X, one_hot)).history)
+        model.save(tmp_path / f"{k.__name__}.keras")
+        results[k] = (list(history.history), keys, list(model.evaluate(X, one_hot, verbose=0, return_dict=True)),
+                      np.argmax(model.predict(X[:3], verbose=0), axis=1).shape)
+    assert results[ck] == results[keras]
+    for k in (keras, ck):  # each reads the other's file, loss included, and trains on
+        loaded = k.models.load_model(tmp_path / f"{'cnnlab.keras' if k is keras else 'keras'}.keras")
+        assert list(loaded.fit(X, k.utils.to_categorical(Y, 10), epochs=1, verbose=0).history) == ["accuracy", "loss"]
+
+
+def test_categorical_crossentropy_on_one_hot_is_the_sparse_loss_on_class_numbers():
+    sparse = softmax_cnn(ck, loss="sparse_categorical_crossentropy").fit(X, Y, epochs=2, verbose=0)
+    one_hot = softmax_cnn(ck).fit(X, ck.utils.to_categorical(Y, 10), epochs=2, verbose=0)
+    assert one_hot.history == sparse.history
+
+
+@pytest.mark.parametrize("labels, loss", [(Y[:, None], "categorical_crossentropy"),
+                                          (np.eye(10)[Y], "sparse_categorical_crossentropy")])
+def test_labels_that_do_not_fit_the_loss_fail_with_a_value_error_as_in_keras(labels, loss):
+    for k in (keras, ck):
+        with pytest.raises(ValueError, match="shape"):
+            softmax_cnn(k, loss=loss).fit(X, labels, epochs=1, verbose=0)
+
+
+def test_soft_labels_are_refused_by_name():
+    from cnnlab.models.layers import ModelError
+
+    with pytest.raises(ModelError, match="not one-hot"):
+        softmax_cnn(ck).fit(X, np.full((len(X), 10), 0.1), epochs=1, verbose=0)
+    with pytest.raises(ModelError, match="label_smoothing"):
+        ck.losses.CategoricalCrossentropy(label_smoothing=0.1)

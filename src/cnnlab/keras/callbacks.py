@@ -238,7 +238,7 @@ def _direction(monitor: str, mode: str, who: str):
     name = monitor.removeprefix("val_")
     if name == "loss":
         return operator.lt
-    if name in ("accuracy", "acc", "sparse_categorical_accuracy"):
+    if name in ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy"):
         return operator.gt
     raise ValueError(
         f"{who} callback received monitor={monitor}, but Keras isn't able to automatically "

@@ -70,17 +70,20 @@ def _exact_pixels(x: np.ndarray) -> np.ndarray | None:
     return out.reshape(x.shape)
 
 
-def as_labels(y, count: int, what: str) -> np.ndarray:
-    """(N,) or (N, 1) integer class labels -> (N,) int64, as sparse categorical cross-entropy takes."""
+def as_labels(y, count: int, what: str, one_hot: int | None = None) -> np.ndarray:
+    """(N,) or (N, 1) integer class labels -> (N,) int64, as sparse categorical cross-entropy takes;
+    with `one_hot` (the model's class count), one-hot rows (N, one_hot) -> their class numbers."""
     if y is None:
         raise ModelError(f"{what} is missing; give the class labels as a numpy array")
     y = np.asarray(y)
+    if one_hot is not None:
+        return _one_hot_classes(y, count, what, one_hot)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim == 2 and y.shape[1] > 1:
         raise ModelError(
-            f"{what} has shape {y.shape}: one-hot labels need categorical_crossentropy, which "
-            "cnnlab.keras does not support; give class numbers (N,) with sparse_categorical_crossentropy"
+            f"{what} has shape {y.shape}: one-hot labels need loss='categorical_crossentropy'; "
+            "with sparse_categorical_crossentropy give class numbers (N,)"
         )
     if y.ndim != 1 or len(y) != count:
         raise ValueError(f"{what} has shape {y.shape}; expected ({count},) or ({count}, 1) labels")
@@ -89,3 +92,23 @@ def as_labels(y, count: int, what: str) -> np.ndarray:
     if not np.issubdtype(y.dtype, np.integer):
         raise ModelError(f"{what} has dtype {y.dtype}; expected integer class labels")
     return y.astype(np.int64)
+
+
+def _one_hot_classes(y: np.ndarray, count: int, what: str, classes: int) -> np.ndarray:
+    """The class number of each one-hot row; anything else is refused as Keras's loss would."""
+    if y.ndim != 2 or y.shape[1] != classes:
+        raise ModelError(
+            f"{what} has shape {y.shape} but categorical_crossentropy needs one-hot labels of shape "
+            f"({count}, {classes}), e.g. keras.utils.to_categorical(y, {classes}); for class numbers "
+            "use loss='sparse_categorical_crossentropy'"
+        )
+    if len(y) != count:
+        raise ValueError(f"{what} has shape {y.shape}; expected ({count}, {classes}) labels")
+    if not np.issubdtype(y.dtype, np.number) and y.dtype != np.bool_:
+        raise ModelError(f"{what} has dtype {y.dtype}; expected one-hot numbers")
+    if not (np.all((y == 0) | (y == 1)) and np.all(y.sum(axis=1) == 1)):
+        raise ModelError(
+            f"{what} holds rows that are not one-hot (one 1, the rest 0): soft labels and label "
+            "smoothing are not supported by cnnlab.keras"
+        )
+    return np.argmax(y, axis=1).astype(np.int64)

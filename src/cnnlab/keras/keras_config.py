@@ -129,10 +129,8 @@ def compile_config(model) -> dict[str, Any] | None:
                                  "ema_overwrite_frequency": None, "loss_scale_factor": None,
                                  "gradient_accumulation_steps": None, **fixed},
                       "registered_name": None},
-        "loss": {"module": "keras.losses", "class_name": "SparseCategoricalCrossentropy",
-                 "config": {"name": model.loss.name, "reduction": "sum_over_batch_size",
-                            "from_logits": model.loss.from_logits, "ignore_class": None},
-                 "registered_name": None},
+        "loss": {"module": "keras.losses", "class_name": type(model.loss).__name__,
+                 "config": model.loss.get_config(), "registered_name": None},
         "loss_weights": None, "metrics": list(model._metrics) or None, "weighted_metrics": None,
         "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False,
     }

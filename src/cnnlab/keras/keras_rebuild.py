@@ -211,7 +211,7 @@ def apply_compile_config(model, config: Any) -> None:
     if isinstance(opt_args.get("learning_rate"), float):  # Keras stores the float32 value
         opt_args["learning_rate"] = float(str(_float32(opt_args["learning_rate"])))
     loss_name, loss_config = _named(config.get("loss"), "loss")
-    if loss_name not in ("sparse_categorical_crossentropy", "SparseCategoricalCrossentropy"):
+    if loss_name not in losses._BY_NAME:
         raise KerasFileError(f"the saved loss {loss_name!r} is not supported by cnnlab.keras, which "
                              f"trains with {losses.SUPPORTED}; pass compile=False to load the model "
                              "without it")
@@ -220,10 +220,7 @@ def apply_compile_config(model, config: Any) -> None:
         metrics = [_named(m, "metric")[1].get("name") or _named(m, "metric")[0] for m in metrics]
     try:
         model.compile(optimizer=cls(**opt_args),
-                      loss=losses.SparseCategoricalCrossentropy(
-                          from_logits=loss_config.get("from_logits", False),
-                          ignore_class=loss_config.get("ignore_class"),
-                          reduction=loss_config.get("reduction", "sum_over_batch_size")),
+                      loss=losses.from_config(loss_name, loss_config),
                       metrics=metrics)
     except (ModelError, TypeError) as e:
         raise KerasFileError(f"the saved compile settings: {e}; pass compile=False to load the "

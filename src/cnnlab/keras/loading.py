@@ -73,7 +73,8 @@ def _load_folder(path, compile):
         optimizer = optimizers.get(config["optimizer"])
         optimizer.learning_rate = config["learning_rate"]
         model.compile(optimizer=optimizer,
-                      loss=losses.SparseCategoricalCrossentropy(from_logits=config["from_logits"]),
+                      loss=losses.from_config(config.get("loss", "SparseCategoricalCrossentropy"),
+                                              {"from_logits": config["from_logits"]}),
                       metrics=config["metrics"])
     state = load_file(str(path / "model.safetensors"))
     model._ensure_net().load_state_dict(state)

@@ -141,6 +141,7 @@ def _compile_config(model) -> dict | None:
     return {
         "optimizer": model.optimizer._engine_name,
         "learning_rate": model.optimizer.learning_rate,
+        "loss": type(model.loss).__name__,
         "from_logits": model.loss.from_logits,
         "metrics": list(model._metrics),
     }

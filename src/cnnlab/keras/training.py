@@ -59,7 +59,7 @@ class TrainingMixin:
             raise ModelError("compile(): loss_weights, weighted_metrics and steps_per_execution are not supported")
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses.get(loss)
-        self._metrics = _metric_names(metrics)
+        self._metrics = _metric_names(metrics, self.loss.one_hot)
         if self.built:
             self.loss.check_output(self.spec())
         self._trainer = None  # a new optimizer starts from scratch, as in Keras
@@ -97,25 +97,28 @@ class TrainingMixin:
             raise ModelError("fit(): validation_freq and shuffle='batch' are not supported by cnnlab.keras")
         check_array_data(x, "x")
         batch_size = _batch_size(batch_size)
-        x, y = np.asarray(x), as_labels(y, len(x), "y")
-        if validation_data is not None:
-            val = _validation_pair(validation_data)
-        elif validation_split:
+        x, split_at = np.asarray(x), None
+        if validation_data is None and validation_split:
             if not 0 < validation_split < 1:
                 raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
             split_at = int(np.floor(len(x) * (1.0 - validation_split)))  # Keras: the last part
+        if not self.built:  # Keras builds a Sequential model from the first batch's shape
+            self.build((min(batch_size, len(x) if split_at is None else split_at), *x.shape[1:]))
+        y = as_labels(y, len(x), "y", self._one_hot_width())  # one-hot labels need the class count
+        if validation_data is not None:
+            val = _validation_pair(validation_data)
+        elif split_at is not None:
             val = (x[split_at:], y[split_at:])
             x, y = x[:split_at], y[:split_at]
         else:
             val = None
-        if not self.built:  # Keras builds a Sequential model from the first batch's shape
-            self.build((min(batch_size, len(x)), *x.shape[1:]))  # Keras: the first batch's shape
         ref = self._input_layer.shape
         x = as_pixels(adjust_rank(x, ref, self._input_layer.name))
         if val is not None:
             check_array_data(val[0], "validation_data x")
             val = (as_pixels(adjust_rank(np.asarray(val[0]), ref, self._input_layer.name)),
-                   as_labels(val[1], len(val[0]), "validation_data y"))
+                   val[1] if split_at is not None else  # a split of y: class numbers already
+                   as_labels(val[1], len(val[0]), "validation_data y", self._one_hot_width()))
         self._check_labels(y)
         history = cbks.History()
         callback_list = cbks.CallbackList(
@@ -141,7 +144,7 @@ class TrainingMixin:
         check_array_data(x, "x")
         batch_size = _batch_size(batch_size)
         images = as_pixels(adjust_rank(np.asarray(x), self._input_layer.shape, self._input_layer.name))
-        labels = as_labels(y, len(images), "y")
+        labels = as_labels(y, len(images), "y", self._one_hot_width())
         self._check_labels(labels)
         logs = run_evaluate(self, self._engine(), images, labels, batch_size,
                             cbks.resolve_verbose(verbose), self._metrics)
@@ -160,6 +163,13 @@ class TrainingMixin:
         batch_size = _batch_size(batch_size)
         images = as_pixels(adjust_rank(np.asarray(x), self._input_layer.shape, self._input_layer.name))
         return run_predict(self, images, batch_size, cbks.resolve_verbose(verbose))
+
+    def _one_hot_width(self) -> int | None:
+        """The class count one-hot labels must have under categorical_crossentropy, else None."""
+        if not self.loss.one_hot:
+            return None
+        self._check_labels(np.zeros(0, np.int64))  # the model must end in one score per class
+        return self.report().output_shape[0]
 
     def _check_labels(self, y: np.ndarray) -> None:
         classes = self.report().output_shape
@@ -243,7 +253,7 @@ def _validation_pair(data):
     return data[0], data[1]
 
 
-def _metric_names(metrics) -> list[str]:
+def _metric_names(metrics, one_hot: bool) -> list[str]:
     if metrics is None:
         return []
     if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)):
@@ -251,10 +261,10 @@ def _metric_names(metrics) -> list[str]:
     names = []
     for metric in metrics:
         name = getattr(metric, "name", metric)
-        if name in ("accuracy", "acc", "sparse_categorical_accuracy"):
+        if name in ("accuracy", "acc", "sparse_categorical_accuracy" if not one_hot else "categorical_accuracy"):
             names.append(name)  # Keras logs the metric under the name it was given
         else:
             raise ModelError(
-                f"metric {name!r} is not supported by cnnlab.keras; use metrics=['accuracy']"
+                f"metric {name!r} is not supported by cnnlab.keras with this loss; use metrics=['accuracy']"
             )
     return names
