@@ -35,3 +35,17 @@ def test_cnnlab_models_into_a_full_disk_exits_2(tmp_path):
                               stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
     assert done.returncode == 2
     assert "No space left on device" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_importing_cnnlab_main_from_python_runs_no_command_and_ends_nothing(tmp_path):
+    # a documentation or test tool that imports every module must get control back
+    done = subprocess.run(
+        [sys.executable, "-c", "import importlib\nimportlib.import_module('cnnlab.__main__')\nprint('back')"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "back\n"), done.stderr
+
+
+def test_python_dash_m_cnnlab_still_runs_the_command(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "cnnlab", "--version"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "cnnlab 0.1.0\n"), done.stderr

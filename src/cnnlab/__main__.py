@@ -1,3 +1,4 @@
 from cnnlab.cli import run
 
-run()
+if __name__ == "__main__":  # `python -m cnnlab`; importing this module runs nothing
+    run()
