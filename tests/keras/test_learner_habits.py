@@ -167,3 +167,24 @@ def test_soft_labels_are_refused_by_name():
         softmax_cnn(ck).fit(X, np.full((len(X), 10), 0.1), epochs=1, verbose=0)
     with pytest.raises(ModelError, match="label_smoothing"):
         ck.losses.CategoricalCrossentropy(label_smoothing=0.1)
+
+
+def test_an_input_shape_given_as_a_number_fails_with_keras_error_type():
+    for k in (keras, ck):
+        with pytest.raises(ValueError, match="Cannot convert '?4'? to a shape"):
+            k.Input(shape=4)
+
+
+@pytest.mark.parametrize("shape, hint", [((4,), "rows of numbers"), ((6, 6), r"keras.Input\(shape=\(6, 6, 1\)\)")])
+def test_a_model_on_inputs_that_are_not_images_is_refused_before_the_engine(shape, hint):
+    from cnnlab.models.layers import ModelError
+
+    inputs = ck.Input(shape=shape)
+    model = ck.Model(inputs, ck.layers.Dense(3)(ck.layers.Flatten()(inputs)))
+    model.compile(optimizer="adam", loss=ck.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x, y = np.zeros((6, *shape)), np.arange(6) % 3
+    for call in (lambda: model.fit(x, y, verbose=0), lambda: model.evaluate(x, y, verbose=0),
+                 lambda: model.predict(x, verbose=0)):
+        with pytest.raises(ModelError, match=rf"inputs of shape \({shape[0]},.*image models.*{hint}"):
+            call()
+    assert model.count_params() == 3 * (shape[0] * (shape[1] if len(shape) > 1 else 1) + 1)  # still summarised

@@ -84,6 +84,8 @@ class InputLayer:
             batch_size, shape = batch_shape[0], batch_shape[1:]
         if shape is None:
             raise ModelError("Input needs a shape, e.g. keras.Input(shape=(28, 28, 1))")
+        if not isinstance(shape, (tuple, list)):
+            raise ModelError(f"Cannot convert {shape!r} to a shape: give a tuple, e.g. shape=({shape!r},)")
         if batch_size is not None and not (isinstance(batch_size, int) and batch_size > 0):
             raise ModelError(f"Input: batch_size={batch_size!r} should be a positive integer or None")
         if sparse or ragged or optional or input_tensor is not None:

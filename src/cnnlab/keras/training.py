@@ -112,6 +112,7 @@ class TrainingMixin:
             x, y = x[:split_at], y[:split_at]
         else:
             val = None
+        self._require_images()
         ref = self._input_layer.shape
         x = as_pixels(adjust_rank(x, ref, self._input_layer.name))
         if val is not None:
@@ -143,6 +144,7 @@ class TrainingMixin:
             raise ModelError("evaluate(): sample_weight, steps and callbacks are not supported by cnnlab.keras")
         check_array_data(x, "x")
         batch_size = _batch_size(batch_size)
+        self._require_images()
         images = as_pixels(adjust_rank(np.asarray(x), self._input_layer.shape, self._input_layer.name))
         labels = as_labels(y, len(images), "y", self._one_hot_width())
         self._check_labels(labels)
@@ -161,8 +163,21 @@ class TrainingMixin:
             raise ModelError("predict(): steps and callbacks are not supported by cnnlab.keras")
         check_array_data(x, "x")
         batch_size = _batch_size(batch_size)
+        self._require_images()
         images = as_pixels(adjust_rank(np.asarray(x), self._input_layer.shape, self._input_layer.name))
         return run_predict(self, images, batch_size, cbks.resolve_verbose(verbose))
+
+    def _require_images(self) -> None:
+        """The engine runs image models: an input of (height, width, channels)."""
+        shape = self._input_layer.shape
+        if len(shape) != 3:
+            hint = (f"for one-channel images use keras.Input(shape={(*shape, 1)}) (the data's channel "
+                    "axis is added for you)" if len(shape) == 2 else
+                    "models on rows of numbers (tables) are outside what it trains")
+            raise ModelError(
+                f"model {self.name!r} takes inputs of shape {tuple(shape)}: cnnlab.keras trains, "
+                f"evaluates and predicts with image models, inputs (height, width, channels); {hint}"
+            )
 
     def _one_hot_width(self) -> int | None:
         """The class count one-hot labels must have under categorical_crossentropy, else None."""
