@@ -1,6 +1,7 @@
 """cnnlab.files: atomic writes, and replacing or deleting only folders cnnlab wrote."""
 
 import os
+import tempfile
 
 import pytest
 
@@ -13,6 +14,22 @@ def test_atomic_write_leaves_only_the_file(tmp_path):
     path = atomic_write(tmp_path / "sub" / "a.txt", "text")
     assert path.read_text() == "text"
     assert [p.name for p in path.parent.iterdir()] == ["a.txt"]
+
+
+def test_atomic_write_errors_name_the_target_not_the_temp_file(tmp_path, monkeypatch):
+    (tmp_path / "plots").mkdir()
+    with pytest.raises(IsADirectoryError) as raised:
+        atomic_write(tmp_path / "plots", b"x")  # replacing a folder with a file
+    assert raised.value.filename == str(tmp_path / "plots")
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / ".a.png.xyz.tmp"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)  # a read-only folder
+    with pytest.raises(PermissionError) as raised:
+        atomic_write(tmp_path / "a.png", b"x")
+    assert raised.value.filename == str(tmp_path / "a.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plots"]
 
 
 def test_folder_kind_reads_the_marker(tmp_path):

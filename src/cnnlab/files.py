@@ -29,7 +29,10 @@ def atomic_write(path: str | Path, data: bytes | memoryview | str) -> Path:
     path = Path(path)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise _naming(path, e) from None
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; give it the usual mode
         with os.fdopen(fd, "wb") as f:
@@ -37,10 +40,17 @@ def atomic_write(path: str | Path, data: bytes | memoryview | str) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise _naming(path, e) from None
         raise
     return path
+
+
+def _naming(path: Path, error: OSError) -> OSError:
+    """The same error about `path`: the temp file it names is cnnlab's, not the user's."""
+    return type(error)(error.errno, error.strerror, str(path))
 
 
 def _umask() -> int:
