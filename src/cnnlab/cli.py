@@ -214,6 +214,10 @@ def run() -> NoReturn:
     teardown of torch and matplotlib (see cnnlab.quick_exit)."""
     from cnnlab.quick_exit import quick_exit
 
+    try:  # a folder name that is not UTF-8 prints as its bytes, as `ls` prints it
+        sys.stdout.reconfigure(errors="surrogateescape")
+    except (AttributeError, ValueError):  # not a text stream of its own (replaced, or closed)
+        pass
     quick_exit(main())
 
 

@@ -24,6 +24,12 @@ from cnnlab.errors import CnnlabError
 MARKER = ".cnnlab-folder.json"  # {"kind": "lesson"}: written by cnnlab into folders it owns
 
 
+def as_text(name: str) -> str:
+    """A file-system name or path as valid text for a title or a page: bytes that are not
+    UTF-8 (Python holds them as surrogates, which UTF-8 cannot encode) become U+FFFD."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def atomic_write(path: str | Path, data: bytes | memoryview | str) -> Path:
     """Write `data` to `path` through a temp file in the same folder, fsync, then rename."""
     path = Path(path)

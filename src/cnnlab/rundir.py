@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cnnlab.errors import CnnlabError, RunError
-from cnnlab.files import atomic_write, mark_owned
+from cnnlab.files import as_text, atomic_write, mark_owned
 
 if TYPE_CHECKING:
     import torch
@@ -83,7 +83,8 @@ class Run:
 
     @property
     def name(self) -> str:
-        return self.path.name
+        """The folder's name as text for titles and pages: a byte that is not UTF-8 shows as U+FFFD."""
+        return as_text(self.path.name)
 
     @property
     def dataset(self) -> str | None:
@@ -233,9 +234,10 @@ _NUMBER_LIST = re.compile(r"\[[-0-9.eE,\s]*\]")
 def check_run_name(name: str) -> None:
     """A run name is one folder name inside --out: never a path that leads elsewhere."""
     bad = not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name or len(name) > 200
+    bad = bad or not name.isprintable()  # it titles pictures and pages: no control bytes, no non-UTF-8 ones
     if bad or Path(name).is_absolute() or name != name.strip():
-        raise RunError(f"run name {name!r} must be a single folder name (no '/', '..' or leading "
-                       "spaces); use --out to choose where runs go")
+        raise RunError(f"run name {name!r} must be a single folder name of printable text (no '/', '..', "
+                       "control characters or leading spaces); use --out to choose where runs go")
 
 
 class RunFolder:

@@ -36,6 +36,24 @@ def test_report_has_every_section_and_embeds_its_pictures(finished_report):
         assert (run / "plots" / f"{stem}.png").is_file() and not (run / "plots" / f"{stem}.svg").exists()
 
 
+def test_a_run_folder_whose_name_is_not_utf8_gets_its_report(tmp_path, cli):
+    import os
+    import subprocess
+    import sys
+
+    run = write_run(tmp_path / os.fsdecode(b"run-\xff"), rows=history_rows(3))  # made by another tool
+    env = {**os.environ, "LC_ALL": "C.UTF-8", "PYTHONIOENCODING": "utf-8"}  # stdout strict, as in a UTF-8 locale
+    done = subprocess.run([sys.executable, "-m", "cnnlab", "report", os.fsencode(run)], env=env,
+                          capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    assert done.stdout == b"wrote " + os.fsencode(run / "index.html") + b"\n"
+    page = (run / "index.html").read_text(encoding="utf-8")  # valid UTF-8 throughout
+    assert "Run run-\ufffd" in page
+    code, _, err = cli("train", "dense_only", "--dataset", "digits", "--epochs", "1", "--out", str(tmp_path),
+                       "--name", os.fsdecode(b"new-\xff"))
+    assert code == 2 and "must be a single folder name of printable text" in err
+
+
 def test_report_svg_asks_for_svg_pictures_too(tmp_path, cli):
     run = write_run(tmp_path / "r", rows=history_rows(4))
     code, out, _ = cli("report", str(run), "--svg")

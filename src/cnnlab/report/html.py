@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cnnlab.files import atomic_write
+from cnnlab.files import as_text, atomic_write
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -119,7 +119,7 @@ def key_value_table(items: dict[str, Any] | Sequence[tuple[str, Any]], caption: 
 
 
 def write_page(page: Page, path: str | Path) -> Path:
-    return atomic_write(Path(path), render_page(page))
+    return atomic_write(Path(path), as_text(render_page(page)))  # a folder name may not be UTF-8
 
 
 def render_page(page: Page) -> str:
