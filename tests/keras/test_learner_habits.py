@@ -210,3 +210,18 @@ def test_the_same_weights_train_to_kerass_numbers_with_each_optimizer(optimizer)
     assert histories[ck]["loss"] == pytest.approx(histories[keras]["loss"], rel=1e-5)
     for ours, theirs in zip(models[ck].get_weights(), models[keras].get_weights(), strict=True):
         assert np.allclose(ours, theirs, atol=2e-5)  # torch's epsilon placement left them 1e-2 apart
+
+
+def test_a_lesson_sized_model_trained_with_adam_saves_and_loads_both_ways(tmp_path):
+    files = {}
+    for k in (keras, ck):
+        k.backend.clear_session()
+        inputs = k.Input(shape=(32, 32, 3))
+        model = k.Model(inputs, k.layers.Dense(10)(k.layers.Dense(200, activation="relu")(k.layers.Flatten()(inputs))))
+        model.compile(optimizer="adam", loss=k.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model.fit(np.zeros((8, 32, 32, 3)), np.arange(8), epochs=1, verbose=0)  # Adam's two slots a weight
+        files[k] = tmp_path / f"{k.__name__}.keras"
+        model.save(files[k])
+    for k in (keras, ck):
+        for path in files.values():
+            assert k.models.load_model(path).count_params() == 616_610

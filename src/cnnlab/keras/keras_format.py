@@ -204,7 +204,8 @@ def read_weights_file(path: Path, model) -> bytes:
 
 def _weights_limit(model) -> int:
     layers = len(model.layers) + 3
-    return 8 * model.report().total + _H5_OVERHEAD + 16 * 2**10 * layers
+    # float32 weights and at most two optimizer slots each (Adam's momentum and velocity)
+    return 4 * 3 * model.report().total + _H5_OVERHEAD + 16 * 2**10 * layers
 
 
 def open_archive(path: Path) -> zipfile.ZipFile:
