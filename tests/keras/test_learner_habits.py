@@ -141,6 +141,8 @@ def test_to_categorical_labels_train_with_categorical_crossentropy_as_in_keras(t
         results[k] = (list(history.history), keys, list(model.evaluate(X, one_hot, verbose=0, return_dict=True)),
                       np.argmax(model.predict(X[:3], verbose=0), axis=1).shape)
     assert results[ck] == results[keras]
+    softmax_cnn(ck).save(tmp_path / "own.cnnlab")  # cnnlab's folder keeps the loss too
+    assert type(ck.models.load_model(tmp_path / "own.cnnlab").loss) is ck.losses.CategoricalCrossentropy
     for k in (keras, ck):  # each reads the other's file, loss included, and trains on
         loaded = k.models.load_model(tmp_path / f"{'cnnlab.keras' if k is keras else 'keras'}.keras")
         assert list(loaded.fit(X, k.utils.to_categorical(Y, 10), epochs=1, verbose=0).history) == ["accuracy", "loss"]
