@@ -227,3 +227,18 @@ def test_a_lesson_sized_model_trained_with_adam_saves_and_loads_both_ways(tmp_pa
     for k in (keras, ck):
         for path in files.values():
             assert k.models.load_model(path).count_params() == 616_610
+
+
+@pytest.mark.parametrize("mistake", ["metrics as a string", "an optimizer class"])
+def test_compile_mistakes_fail_as_in_keras(mistake):
+    for k in (keras, ck):
+        inputs = k.Input(shape=X.shape[1:])
+        model = k.Model(inputs, k.layers.Dense(10)(k.layers.Flatten()(inputs)))
+        settings = {"optimizer": "adam", "loss": k.losses.SparseCategoricalCrossentropy(from_logits=True)}
+        if mistake == "metrics as a string":
+            settings["metrics"], message = "accuracy", "Expected `metrics` argument to be a list"
+        else:
+            settings["optimizer"], message = k.optimizers.Adam, "Could not interpret optimizer identifier"
+        with pytest.raises(ValueError, match=message):
+            model.compile(**settings)
+            model.fit(X, Y, epochs=1, verbose=0)

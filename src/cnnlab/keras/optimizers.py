@@ -68,7 +68,8 @@ def get(identifier) -> Optimizer:
     if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
         return _BY_NAME[identifier.lower()]()
     if isinstance(identifier, type) and issubclass(identifier, Optimizer):
-        return identifier()
+        raise ModelError(f"Could not interpret optimizer identifier: {identifier}; give an optimizer, "
+                         f"keras.optimizers.{identifier.__name__}(), or its name, as Keras takes it")
     raise ModelError(
         f"optimizer {identifier!r} is not supported by cnnlab.keras; use 'adam', 'sgd', 'rmsprop' "
         "or keras.optimizers.Adam/SGD/RMSprop(learning_rate=...)"

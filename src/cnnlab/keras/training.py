@@ -271,8 +271,13 @@ def _validation_pair(data):
 def _metric_names(metrics, one_hot: bool) -> list[str]:
     if metrics is None:
         return []
-    if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)):
-        metrics = [metrics]
+    if not isinstance(metrics, (list, tuple, dict)):
+        raise ValueError(
+            "Expected `metrics` argument to be a list, tuple, or dict. Received instead: "
+            f"metrics={metrics} of type {type(metrics)}; e.g. metrics=['accuracy']"
+        )
+    if isinstance(metrics, dict):
+        metrics = [metrics]  # one entry per output: refused by name below
     names = []
     for metric in metrics:
         name = getattr(metric, "name", metric)
