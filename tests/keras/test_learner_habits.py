@@ -242,3 +242,21 @@ def test_compile_mistakes_fail_as_in_keras(mistake):
         with pytest.raises(ValueError, match=message):
             model.compile(**settings)
             model.fit(X, Y, epochs=1, verbose=0)
+
+
+def test_a_layers_arguments_read_back_as_keras_attributes():
+    names = ("filters", "kernel_size", "strides", "padding", "use_bias", "units", "rate", "pool_size")
+    seen = {}
+    for k in (keras, ck):
+        model = cnn(k)
+        seen[k] = [({n: getattr(layer, n) for n in names if hasattr(layer, n)},
+                    getattr(getattr(layer, "activation", None), "__name__", None), layer.trainable)
+                   for layer in model.layers[1:]]
+    assert seen[ck] == seen[keras]
+    assert seen[ck][0][0]["kernel_size"] == (3, 3) and seen[ck][-1][1] == "linear"
+    with pytest.raises(AttributeError):
+        ck.layers.Dense(3).filters  # noqa: B018
+    from cnnlab.models.layers import ModelError
+
+    with pytest.raises(ModelError, match="freezing layers is not supported"):
+        ck.layers.Dense(3).trainable = False

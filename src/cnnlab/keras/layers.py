@@ -23,6 +23,10 @@ SUPPORTED = (
     "Dense, Dropout, BatchNormalization, Activation, ReLU"
 )
 
+# Layer arguments readable as attributes, as Keras normalises them (tuples, activation functions).
+_ARGUMENT_ATTRIBUTES = {"filters", "kernel_size", "strides", "padding", "use_bias", "units", "rate",
+                        "pool_size", "activation"}
+
 # Layers without weights: get_weights() is [] even before they belong to a model.
 _WEIGHTLESS = {"MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
                "Flatten", "Dropout", "Activation", "ReLU"}
@@ -249,6 +253,24 @@ class Layer:
 
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name, **self._spec.args}
+
+    def __getattr__(self, name: str):
+        """Keras's attributes for the layer's arguments: conv.filters, dense.units, ..."""
+        spec = self.__dict__.get("_spec")
+        if spec is None or name not in _ARGUMENT_ATTRIBUTES or name not in spec.args:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        value = spec.args[name]
+        return _activations.get(value) if name == "activation" else value
+
+    @property
+    def trainable(self) -> bool:
+        return True  # cnnlab.keras trains every layer
+
+    @trainable.setter
+    def trainable(self, value) -> None:
+        if value is not True:
+            raise ModelError(f"{self.name}.trainable = {value!r}: freezing layers is not supported "
+                             "by cnnlab.keras; every layer trains")
 
     def __repr__(self) -> str:
         return f"<{self._kind} name={self.name}, built={self.built}>"
