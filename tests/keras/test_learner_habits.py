@@ -260,3 +260,14 @@ def test_a_layers_arguments_read_back_as_keras_attributes():
 
     with pytest.raises(ModelError, match="freezing layers is not supported"):
         ck.layers.Dense(3).trainable = False
+
+
+@pytest.mark.parametrize("module, name", [("losses", "BinaryCrossentropy"), ("optimizers", "AdamW"),
+                                          ("callbacks", "ReduceLROnPlateau"), ("utils", "plot_model")])
+def test_a_keras_name_cnnlab_does_not_offer_is_refused_by_name(module, name):
+    from cnnlab.keras.layers import Unsupported
+
+    assert hasattr(getattr(keras, module), name)
+    with pytest.raises(Unsupported, match=rf"keras.{module}.{name} is not supported by cnnlab.keras; it offers"):
+        getattr(getattr(ck, module), name)
+    assert not hasattr(getattr(ck, module), name)

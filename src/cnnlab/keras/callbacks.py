@@ -355,3 +355,12 @@ class CSVLogger(Callback):
 def logs_value(value: float) -> float:
     """A metric as Keras reports it: a float32 value as a Python float."""
     return float(np.float32(value))
+
+
+def __getattr__(name: str):
+    """A Keras name this module does not offer is refused by name (an AttributeError for hasattr)."""
+    from cnnlab.keras.layers import Unsupported
+
+    if name.startswith("_"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    raise Unsupported(f"keras.callbacks.{name} is not supported by cnnlab.keras; it offers Callback, History, EarlyStopping, ModelCheckpoint, CSVLogger, TerminateOnNaN")

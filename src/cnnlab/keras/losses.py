@@ -88,3 +88,12 @@ def from_config(name: str, config: dict) -> SparseCategoricalCrossentropy | None
         return None
     known = set(inspect.signature(cls).parameters) - {"name", "dtype"}
     return cls(**{key: value for key, value in config.items() if key in known})
+
+
+def __getattr__(name: str):
+    """A Keras name this module does not offer is refused by name (an AttributeError for hasattr)."""
+    from cnnlab.keras.layers import Unsupported
+
+    if name.startswith("_"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    raise Unsupported(f"keras.losses.{name} is not supported by cnnlab.keras; it offers SparseCategoricalCrossentropy, CategoricalCrossentropy (or their snake_case names as strings)")

@@ -74,3 +74,12 @@ def get(identifier) -> Optimizer:
         f"optimizer {identifier!r} is not supported by cnnlab.keras; use 'adam', 'sgd', 'rmsprop' "
         "or keras.optimizers.Adam/SGD/RMSprop(learning_rate=...)"
     )
+
+
+def __getattr__(name: str):
+    """A Keras name this module does not offer is refused by name (an AttributeError for hasattr)."""
+    from cnnlab.keras.layers import Unsupported
+
+    if name.startswith("_"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    raise Unsupported(f"keras.optimizers.{name} is not supported by cnnlab.keras; it offers Adam, SGD, RMSprop")

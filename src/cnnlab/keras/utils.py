@@ -25,3 +25,12 @@ def to_categorical(x, num_classes=None) -> np.ndarray:
     out = np.zeros((len(x), num_classes))  # float64, as Keras returns it
     out[np.arange(len(x)), x] = 1
     return out.reshape(*shape, num_classes)
+
+
+def __getattr__(name: str):
+    """A Keras name this module does not offer is refused by name (an AttributeError for hasattr)."""
+    from cnnlab.keras.layers import Unsupported
+
+    if name.startswith("_"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    raise Unsupported(f"keras.utils.{name} is not supported by cnnlab.keras; it offers set_random_seed, to_categorical")
