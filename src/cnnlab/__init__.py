@@ -41,22 +41,15 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str):
-    import importlib
-
-    if name in ("keras", "keras_tuner", "lesson"):  # subpackages, imported when first used
-        return importlib.import_module(f"cnnlab.{name}")
     if name in _LAZY:
+        import importlib
+
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value  # found directly from now on
         return value
-    if name.isidentifier() and not name.startswith("__"):
-        # a submodule, as `import cnnlab` made cnnlab.models.layers reachable when it was eager
-        try:
-            return importlib.import_module(f"cnnlab.{name}")
-        except ModuleNotFoundError as e:
-            if e.name != f"cnnlab.{name}":
-                raise  # a dependency the submodule needs is missing: say that one
-    raise AttributeError(f"module 'cnnlab' has no attribute {name!r}")
+    from cnnlab.lazy import submodule  # cnnlab.keras, cnnlab.models.layers, ... when first named
+
+    return submodule(__name__, name)
 
 
 def __dir__() -> list[str]:

@@ -3,14 +3,6 @@ from, and the torch build."""
 
 
 def __getattr__(name: str):
-    # `import cnnlab` imports no submodule here, yet `cnnlab.models.layers.ModelSpec` (as the
-    # docs write it) must work after it: a submodule is imported when first named
-    import importlib
+    from cnnlab.lazy import submodule  # `import cnnlab` imports none of them: each when first named
 
-    if name.isidentifier() and not name.startswith("__"):
-        try:
-            return importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as e:
-            if e.name != f"{__name__}.{name}":
-                raise
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return submodule(__name__, name)
