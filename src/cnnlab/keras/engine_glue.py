@@ -6,66 +6,20 @@ it reads them) or float32 (values as given: the step program copies them in unsc
 
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
 import torch
 
 from cnnlab.keras.callbacks import ProgbarLogger, logs_value
-from cnnlab.train.optimizers import KERAS_EPSILON
 from cnnlab.train.precision import choose
 from cnnlab.train.trainer import EpochState, Trainer
 
 
 def make_trainer(net, optimizer) -> Trainer:
-    trainer = Trainer(net, choose("auto"), optimizer._engine_name, optimizer.learning_rate)
+    trainer = Trainer(net, choose("auto"), optimizer._engine_name, optimizer.learning_rate, keras_formulas=True)
     trainer.nonfinite = "continue"  # Keras trains on through a nan loss and reports it
-    if optimizer._engine_name == "adam":
-        _keras_adam_epsilon(trainer.optimizer)
-    elif optimizer._engine_name == "rmsprop":
-        trainer.optimizer = KerasRMSprop(trainer.net.parameters(), optimizer.learning_rate)
     return trainer
-
-
-def _keras_adam_epsilon(adam: torch.optim.Optimizer) -> None:
-    """Keras adds epsilon to the root of the uncorrected velocity, torch to the bias-corrected
-    one: torch's step with epsilon / sqrt(1 - beta_2**t) is Keras's step."""
-    torch_step, group = adam.step, adam.param_groups[0]
-    first, (_, beta_2) = group["params"][0], group["betas"]
-    done: list[int] = []  # steps taken; read from the state once (a loaded file may hold some)
-
-    def step(closure=None):
-        if not done:
-            done.append(int(adam.state.get(first, {}).get("step", 0)))
-        done[0] += 1
-        group["eps"] = KERAS_EPSILON / math.sqrt(1.0 - beta_2 ** done[0])
-        return torch_step(closure)
-
-    adam.step = step
-
-
-class KerasRMSprop(torch.optim.Optimizer):
-    """RMSprop as Keras steps it, lr * g / sqrt(v + epsilon) (torch takes sqrt(v) + epsilon);
-    its state keeps torch's names (square_avg, step), which saving reads."""
-
-    def __init__(self, params, lr: float, rho: float = 0.9, eps: float = KERAS_EPSILON):
-        super().__init__(params, {"lr": lr, "alpha": rho, "eps": eps})
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        for group in self.param_groups:
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                state = self.state[param]
-                if not state:
-                    state["step"] = torch.tensor(0.0)
-                    state["square_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
-                state["step"] += 1
-                velocity = state["square_avg"]
-                velocity.mul_(group["alpha"]).addcmul_(param.grad, param.grad, value=1 - group["alpha"])
-                param.addcdiv_(param.grad, velocity.add(group["eps"]).sqrt_(), value=-group["lr"])
 
 
 def run_fit(model, trainer: Trainer, x, y, val, batch_size, epochs, initial_epoch, shuffle,

@@ -99,21 +99,23 @@ STEPS = ("auto", "autograd", "layers", "torch-ops")
 class Trainer:
     def __init__(
         self, net: torch.nn.Module, placement: Placement, optimizer: str | None = None, lr: float = 0.0,
-        *, step: str = "auto",
+        *, step: str = "auto", keras_formulas: bool = False,
     ):
         """`optimizer` None: for evaluation and prediction only.
 
         `step`: "auto" trains through the engine's DirectStep where the model allows it;
         "autograd" always through autograd; "layers" and "torch-ops" force the DirectStep's
         layer-by-layer path (no step program), the latter with torch's operators for every
-        layer (see engine/direct.py).
+        layer (see engine/direct.py). `keras_formulas`: Adam and RMSprop step as Keras 3 does
+        (train/optimizers.py).
         """
         assert step in STEPS, step
         self.placement = placement
         self.net = net.to(placement.device, memory_format=torch.channels_last)
         engine.use_kernels(self.net)
         self.optimizer = (
-            make_optimizer(optimizer, self.net.parameters(), lr, placement.device) if optimizer else None
+            make_optimizer(optimizer, self.net.parameters(), lr, placement.device, keras_formulas=keras_formulas)
+            if optimizer else None
         )
         # forward and backward without autograd where the model allows it (autograd's results,
         # to the bit with torch's operators, up to rounding with the oneDNN primitives)
